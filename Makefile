@@ -1,0 +1,48 @@
+# RevOps Governance: `make run` brings the whole app up on the embedded default (SQLite, a
+# filesystem Celery broker, web + worker + beat); `make test` runs the suite. Nothing but
+# Python 3.11+ is needed: the first run creates .venv and installs the pinned dependencies.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PORT ?= 8000
+# XStatic-Bootstrap builds from an sdist that needs setuptools < 81 (see build-constraints.txt).
+PIP := PIP_CONSTRAINT=build-constraints.txt $(BIN)/pip
+
+.PHONY: install run test test-fast bench lint check-deploy demo-reset clean
+
+$(BIN)/.installed: pyproject.toml build-constraints.txt
+	@$(PYTHON) -c 'import sys; sys.exit("Python 3.11 or newer is needed, found " + sys.version.split()[0]) if sys.version_info < (3, 11) else None'
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --disable-pip-version-check -e '.[dev]'
+	@touch $@
+
+install: $(BIN)/.installed
+
+run: install
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
+	$(BIN)/python manage.py load_demo
+	@$(BIN)/python manage.py welcome --port $(PORT)
+	$(BIN)/honcho start --procfile Procfile --port $(PORT)
+
+test: install
+	$(BIN)/python -m pytest
+
+test-fast: install
+	$(BIN)/python -m pytest -m "not browser and not worker and not schemathesis"
+
+bench: install
+	$(BIN)/python -m bench.run
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+check-deploy: install
+	DJANGO_SECRET_KEY=$$($(BIN)/python -c 'import secrets; print(secrets.token_urlsafe(50))') \
+	DJANGO_SECURE_SSL_REDIRECT=true DJANGO_SECURE_COOKIES=true DJANGO_HSTS_SECONDS=31536000 \
+	DJANGO_ALLOWED_HOSTS=revops.example.com $(BIN)/python manage.py check --deploy --fail-level WARNING
+
+clean:
+	rm -rf $(VENV) var

@@ -1,0 +1,357 @@
+"""Every write to the registry. Keyword arguments, one transaction each, the actor and the reason
+recorded in history (simple-history: `_history_user`, `_change_reason`)."""
+
+from collections.abc import Iterable
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from revops_gov.errors import ApplicationError
+from revops_gov.models import User
+
+from .choices import APPROVED_STATUSES, TIER_RANK, LifecycleStatus, OwnerRole, RiskTier
+from .models import Automation, ChangeEvent, DataField, Hold, Tag
+from .risk import IMPACT_FLAG_FIELDS, tier_floor
+
+DOCUMENTATION_FIELDS = (
+    "name",
+    "business_purpose",
+    "workflow_type",
+    "team",
+    "system",
+    "external_id",
+    "trigger",
+    "rule",
+    "record_changed",
+    "output_recipient",
+    "expected_user_action",
+    "override_method",
+    "override_log_location",
+    "downstream_effect",
+    "exception_path",
+    "suppression_rule",
+)
+OWNER_FIELDS = tuple(role.value for role in OwnerRole)
+SCHEDULE_FIELDS = ("schedule_kind", "schedule_interval", "schedule_cron", "schedule_grace")
+EDITABLE_FIELDS = (
+    *DOCUMENTATION_FIELDS,
+    *OWNER_FIELDS,
+    *IMPACT_FLAG_FIELDS,
+    *SCHEDULE_FIELDS,
+    "risk_tier_override",
+    "risk_tier_override_reason",
+    "maturity_stage",
+    "review_cadence",
+)
+CREATE_ONLY_FIELDS = ("key", "status", "last_reviewed_at")
+# A change to one of these is material: the version goes up and any approval no longer covers it.
+MATERIAL_FIELDS = frozenset({"trigger", "rule", "data_fields", *IMPACT_FLAG_FIELDS})
+
+
+def _require_reason(reason: str) -> str:
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError({"change_reason": "Say why you are making this change; it is kept in the history."})
+    return reason
+
+
+def _check_unknown(fields: dict, allowed: Iterable[str]) -> None:
+    unknown = set(fields) - set(allowed)
+    if unknown:
+        raise TypeError(f"Unknown automation fields: {', '.join(sorted(unknown))}")
+
+
+def _check_tier_override(automation: Automation, *, explicit: bool) -> None:
+    """A tier can be raised by hand, never set below what the impact flags already imply.
+
+    `explicit` is whether the caller asked for this override now; an older override that new
+    impact flags have overtaken is simply dropped."""
+    if not automation.risk_tier_override:
+        automation.risk_tier_override_reason = ""
+        return
+    floor, reasons = tier_floor(automation.impact_flags)
+    wanted = RiskTier(automation.risk_tier_override)
+    if TIER_RANK[wanted] < TIER_RANK[floor] and explicit:
+        raise ValidationError(
+            {
+                "risk_tier_override": (
+                    f"The tier cannot be lowered below {floor.label.lower()}: the impact flags require it "
+                    f"({'; '.join(reasons)}). Change the flags if they are wrong."
+                )
+            }
+        )
+    if TIER_RANK[wanted] <= TIER_RANK[floor]:
+        # At the floor (or overtaken by new flags) is no raise: keep no override, so the tier
+        # shows the flags' reasons.
+        automation.risk_tier_override = ""
+        automation.risk_tier_override_reason = ""
+        return
+    if not automation.risk_tier_override_reason.strip():
+        raise ValidationError({"risk_tier_override_reason": "Say why the tier is raised above the derived one."})
+
+
+def _save_with_history(automation: Automation, *, by: User | None, reason: str, data_fields=None, tags=None) -> None:
+    """Save fields and many-to-many sets as one history version (simple-history would otherwise
+    write a version per many-to-many change)."""
+    automation.skip_history_when_saving = True
+    try:
+        if automation.pk is None:
+            automation.save()
+        if data_fields is not None:
+            automation.data_fields.set(data_fields)
+        if tags is not None:
+            automation.tags.set(tags)
+    finally:
+        del automation.skip_history_when_saving
+    automation._history_user = by
+    automation._change_reason = reason
+    automation.save()
+
+
+def tags_resolve(names: Iterable[str]) -> list[Tag]:
+    """Tag objects for names (normalised to lowercase slugs), created when new."""
+    from django.utils.text import slugify
+
+    slugs = sorted({slugify(name) for name in names if slugify(name)})
+    existing = {tag.name: tag for tag in Tag.objects.filter(name__in=slugs)}
+    missing = [Tag(name=slug) for slug in slugs if slug not in existing]
+    if missing:
+        Tag.objects.bulk_create(missing, ignore_conflicts=True)
+        existing = {tag.name: tag for tag in Tag.objects.filter(name__in=slugs)}
+    return [existing[slug] for slug in slugs]
+
+
+@transaction.atomic
+def automation_create(
+    *,
+    by: User | None,
+    reason: str = "Registered",
+    data_fields: Iterable[DataField] = (),
+    tags: Iterable[str] = (),
+    **fields,
+) -> Automation:
+    _check_unknown(fields, (*EDITABLE_FIELDS, *CREATE_ONLY_FIELDS))
+    automation = Automation(**fields)
+    _check_tier_override(automation, explicit=True)
+    automation.full_clean()
+    _save_with_history(
+        automation, by=by, reason=reason or "Registered", data_fields=list(data_fields), tags=tags_resolve(tags)
+    )
+    return automation
+
+
+@transaction.atomic
+def automation_update(
+    *,
+    automation: Automation,
+    by: User | None,
+    reason: str,
+    data_fields: Iterable[DataField] | None = None,
+    tags: Iterable[str] | None = None,
+    **changes,
+) -> Automation:
+    """Apply the changes that differ; nothing changed means nothing written (no new version).
+
+    A material change (rule, trigger, fields, impact flags) bumps the version and sends an
+    approved, shadow, live or paused automation back to in design: the approval no longer covers it."""
+    reason = _require_reason(reason)
+    if "status" in changes:
+        raise ValidationError({"status": "The lifecycle status changes only through a lifecycle move, with its gate."})
+    _check_unknown(changes, EDITABLE_FIELDS)
+    automation = Automation.objects.select_for_update().get(pk=automation.pk)
+    changed = {name for name, value in changes.items() if getattr(automation, name) != value}
+    for name in changed:
+        setattr(automation, name, changes[name])
+
+    new_fields = new_tags = None
+    if data_fields is not None:
+        new_fields = list(data_fields)
+        if {f.pk for f in new_fields} != set(automation.data_fields.values_list("pk", flat=True)):
+            changed.add("data_fields")
+    if tags is not None:
+        new_tags = tags_resolve(tags)
+        if {t.pk for t in new_tags} != set(automation.tags.values_list("pk", flat=True)):
+            changed.add("tags")
+    if not changed:
+        return automation
+
+    if "risk_tier_override" in changed or changed & set(IMPACT_FLAG_FIELDS):
+        _check_tier_override(automation, explicit="risk_tier_override" in changed)
+    material = sorted(changed & MATERIAL_FIELDS)
+    if material:
+        automation.version += 1
+        if automation.status in APPROVED_STATUSES:
+            old = automation.get_status_display()
+            automation.status = LifecycleStatus.IN_DESIGN
+            names = ", ".join(Automation._meta.get_field(name).verbose_name for name in material)
+            reason = f"{reason} — material change ({names}): moved from {old} back to in design for re-approval"
+    automation.full_clean()
+    _save_with_history(
+        automation,
+        by=by,
+        reason=reason,
+        data_fields=new_fields if "data_fields" in changed else None,
+        tags=new_tags if "tags" in changed else None,
+    )
+    return automation
+
+
+@transaction.atomic
+def risk_tier_raise(*, automation: Automation, tier: str, by: User, reason: str) -> Automation:
+    """Raise the tier above the one the impact flags imply (or back to it with tier="")."""
+    return automation_update(
+        automation=automation, by=by, reason=reason, risk_tier_override=tier, risk_tier_override_reason=reason
+    )
+
+
+@transaction.atomic
+def automations_assign_owner(
+    *, automations: Iterable[Automation], role: OwnerRole, owner: User, by: User, reason: str
+) -> int:
+    """Name one person in one owner role on many automations; returns how many changed."""
+    reason = _require_reason(reason)
+    changed = 0
+    for automation in automations:
+        if getattr(automation, f"{role}_id") != owner.pk:
+            automation_update(automation=automation, by=by, reason=reason, **{role.value: owner})
+            changed += 1
+    return changed
+
+
+@transaction.atomic
+def automation_mark_reviewed(*, automation: Automation, by: User, notes: str) -> Automation:
+    """Record a review: who and when; the next one falls due one cadence later."""
+    notes = (notes or "").strip()
+    if not notes:
+        raise ValidationError({"notes": "Write what the review found; it is kept in the history."})
+    automation = Automation.objects.select_for_update().get(pk=automation.pk)
+    automation.last_reviewed_at = timezone.now()
+    automation.last_reviewed_by = by
+    automation._history_user = by
+    automation._change_reason = f"Reviewed: {notes}"
+    automation.save(update_fields=["last_reviewed_at", "last_reviewed_by", "updated_at"])
+    return automation
+
+
+# --- Data dictionary --------------------------------------------------------------------------
+DATAFIELD_FIELDS = (
+    "object_name",
+    "api_name",
+    "label",
+    "definition",
+    "source_of_truth",
+    "owner",
+    "status",
+    "reporting_critical",
+)
+
+
+@transaction.atomic
+def datafield_create(*, by: User | None, reason: str = "Added to the data dictionary", **fields) -> DataField:
+    _check_unknown(fields, DATAFIELD_FIELDS)
+    data_field = DataField(**fields)
+    data_field.full_clean()
+    data_field._history_user = by
+    data_field._change_reason = reason or "Added to the data dictionary"
+    data_field.save()
+    return data_field
+
+
+@transaction.atomic
+def datafield_update(*, data_field: DataField, by: User, reason: str, **changes) -> DataField:
+    """A change of definition or status flags every automation using the field for review."""
+    reason = _require_reason(reason)
+    _check_unknown(changes, DATAFIELD_FIELDS)
+    data_field = DataField.objects.select_for_update().get(pk=data_field.pk)
+    changed = {name for name, value in changes.items() if getattr(data_field, name) != value}
+    if not changed:
+        return data_field
+    for name in changed:
+        setattr(data_field, name, changes[name])
+    if changed & {"definition", "status"}:
+        data_field.changed_at = timezone.now()
+    data_field.full_clean()
+    data_field._history_user = by
+    data_field._change_reason = reason
+    data_field.save()
+    return data_field
+
+
+# --- Change events ----------------------------------------------------------------------------
+@transaction.atomic
+def change_event_record(
+    *,
+    by: User,
+    kind: str,
+    title: str,
+    occurred_on,
+    automations: Iterable[Automation] = (),
+    data_fields: Iterable[DataField] = (),
+    description: str = "",
+) -> ChangeEvent:
+    """Record a business change. It affects the automations named and every automation that uses
+    a changed field; each becomes due for review."""
+    data_fields = list(data_fields)
+    affected = {a.pk for a in automations}
+    if data_fields:
+        affected |= set(Automation.objects.filter(data_fields__in=data_fields).values_list("pk", flat=True))
+    if not affected:
+        raise ValidationError(
+            {"automations": "Name the automations this change affects, or the data fields it changed."}
+        )
+    event = ChangeEvent(kind=kind, title=title, description=description, occurred_on=occurred_on, recorded_by=by)
+    event.full_clean(exclude=["automations", "data_fields"])
+    event.skip_history_when_saving = True
+    event.save()
+    event.automations.set(affected)
+    event.data_fields.set(data_fields)
+    del event.skip_history_when_saving
+    event._history_user = by
+    event._change_reason = "Change event recorded"
+    event.save()
+    return event
+
+
+# --- Holds ------------------------------------------------------------------------------------
+@transaction.atomic
+def hold_place(*, automation: Automation, source: str, reason: str, by: User) -> Hold:
+    """Stop an automation until the hold is released. One open hold per source: placing it again
+    returns the open one."""
+    if not (reason or "").strip():
+        raise ValidationError({"reason": "Say why the automation is held; the permit check shows it."})
+    Automation.objects.select_for_update().filter(pk=automation.pk).first()
+    existing = Hold.objects.filter(automation=automation, source=source, released_at__isnull=True).first()
+    if existing:
+        return existing
+    hold = Hold(automation=automation, source=source, reason=reason.strip(), opened_by=by)
+    hold.full_clean()
+    hold._history_user = by
+    hold._change_reason = f"Hold placed: {reason.strip()}"
+    hold.save()
+    return hold
+
+
+@transaction.atomic
+def hold_release(*, hold: Hold, by: User, note: str) -> Hold:
+    hold = Hold.objects.select_for_update().get(pk=hold.pk)
+    if hold.released_at is not None:
+        raise ApplicationError(
+            f"This hold was already released on {hold.released_at:%Y-%m-%d %H:%M} by {hold.released_by}.",
+            {"released_at": hold.released_at.isoformat()},
+        )
+    if not (note or "").strip():
+        raise ValidationError({"note": "Say why the hold can be released."})
+    hold.released_at = timezone.now()
+    hold.released_by = by
+    hold.release_note = note.strip()
+    hold._history_user = by
+    hold._change_reason = f"Hold released: {note.strip()}"
+    hold.save()
+    return hold
+
+
+def hold_release_source(*, automation: Automation, source: str, by: User, note: str) -> Hold | None:
+    """Release the open hold a source placed, if any (used by the layer that placed it)."""
+    hold = Hold.objects.filter(automation=automation, source=source, released_at__isnull=True).first()
+    return hold_release(hold=hold, by=by, note=note) if hold else None

@@ -1,0 +1,35 @@
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+
+from . import views
+
+admin.site.site_header = "RevOps Governance administration"
+admin.site.site_title = "RevOps Governance"
+
+urlpatterns = [
+    path("", views.HomeView.as_view(), name="home"),
+    path("healthz", views.healthz, name="healthz"),
+    path("login/", views.LoginView.as_view(), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("account/tokens/", views.TokenListView.as_view(), name="account-tokens"),
+    path("account/tokens/<int:pk>/revoke/", views.TokenRevokeView.as_view(), name="account-token-revoke"),
+    path("integrations/", views.IntegrationListView.as_view(), name="integration-list"),
+    path(
+        "integrations/tokens/<int:pk>/revoke/",
+        views.IntegrationTokenRevokeView.as_view(),
+        name="integration-token-revoke",
+    ),
+    path("", include("registry.urls")),
+    path("api/v1/", include("revops_gov.api_urls")),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("api/redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),
+    path("admin/", admin.site.urls),
+]
+
+handler400 = "revops_gov.views.bad_request"
+handler403 = "revops_gov.views.permission_denied"
+handler404 = "revops_gov.views.not_found"
+handler500 = "revops_gov.views.server_error"

@@ -1,0 +1,179 @@
+import logging
+import time
+
+from django.contrib import messages
+from django.contrib.auth import views as auth_views
+from django.core.cache import cache
+from django.db import DatabaseError, connection
+from django.http import HttpResponseServerError, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.template import loader
+from django.urls import reverse
+from django.views import View
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
+
+from . import services
+from .celery import app as celery_app
+from .choices import System
+from .errors import ApplicationError
+from .models import ApiToken, Integration
+from .roles import RoleRequiredMixin
+from .tasks import HEARTBEAT_KEY
+
+logger = logging.getLogger(__name__)
+
+
+class HomeView(RoleRequiredMixin, View):
+    required = "read"
+
+    def get(self, request):
+        return redirect("registry:automation-list")
+
+
+class LoginView(auth_views.LoginView):
+    template_name = "registration/login.html"
+    redirect_authenticated_user = True
+
+
+def _check_database() -> str | None:
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+            cursor.fetchone()
+    except DatabaseError as exc:
+        return f"database unreachable: {exc.__class__.__name__}: {exc}".strip()
+    return None
+
+
+def _check_broker() -> str | None:
+    try:
+        with celery_app.connection_for_write() as conn:
+            conn.ensure_connection(max_retries=1, interval_start=0, interval_step=0.2, timeout=2)
+    except Exception as exc:  # noqa: BLE001 - kombu raises transport-specific errors; all mean "down"
+        return f"broker unreachable: {exc.__class__.__name__}: {exc}".strip()
+    return None
+
+
+@never_cache
+@require_GET
+def healthz(request):
+    """200 when the database and the broker answer; 503 naming what is down. Public on purpose
+    (load balancers call it) and it reveals no data."""
+    problems = {"database": _check_database(), "broker": _check_broker()}
+    heartbeat = cache.get(HEARTBEAT_KEY)
+    body = {
+        "status": "ok" if not any(problems.values()) else "down",
+        "database": problems["database"] or "ok",
+        "broker": problems["broker"] or "ok",
+        "worker_last_seen_seconds_ago": round(time.time() - heartbeat) if heartbeat else None,
+    }
+    down = [name for name, problem in problems.items() if problem]
+    if down:
+        body["down"] = down
+        logger.warning("healthz: %s", "; ".join(problems[name] for name in down))
+    return JsonResponse(body, status=503 if down else 200)
+
+
+class TokenListView(RoleRequiredMixin, View):
+    """A person's own API tokens: created here, shown once, revocable."""
+
+    required = "read"
+
+    def get(self, request, new_token=None):
+        tokens = ApiToken.objects.filter(user=request.user, integration__isnull=True)
+        return render(request, "account/tokens.html", {"tokens": tokens, "new_token": new_token})
+
+    def post(self, request):
+        name = request.POST.get("name", "").strip()[:100]
+        if not name:
+            messages.error(request, "Give the token a label so you can tell it apart later.")
+            return redirect("account-tokens")
+        _, raw = services.api_token_create(user=request.user, name=name, by=request.user)
+        return self.get(request, new_token=raw)
+
+
+class TokenRevokeView(RoleRequiredMixin, View):
+    required = "read"
+
+    def post(self, request, pk):
+        token = get_object_or_404(ApiToken, pk=pk, user=request.user, integration__isnull=True)
+        services.api_token_revoke(token=token, by=request.user)
+        messages.success(request, f"Token {token.prefix}… is revoked; calls with it now get 401.")
+        return redirect("account-tokens")
+
+
+class IntegrationListView(RoleRequiredMixin, View):
+    """CRM integrations and their tokens (admins)."""
+
+    required = "govern"
+
+    def get(self, request, new_token=None, new_for=None):
+        integrations = Integration.objects.select_related("service_user").prefetch_related("tokens")
+        return render(
+            request,
+            "account/integrations.html",
+            {"integrations": integrations, "systems": System.choices, "new_token": new_token, "new_for": new_for},
+        )
+
+    def post(self, request):
+        integration_id = request.POST.get("integration")
+        if integration_id:
+            integration = get_object_or_404(Integration, pk=integration_id)
+            _, raw = services.api_token_create(
+                user=integration.service_user,
+                integration=integration,
+                name=f"{integration.name} token",
+                by=request.user,
+            )
+            return self.get(request, new_token=raw, new_for=integration)
+        name = request.POST.get("name", "").strip()
+        system = request.POST.get("system", "")
+        if not name or system not in System.values:
+            messages.error(request, "Give the integration a name and choose its system.")
+            return redirect("integration-list")
+        try:
+            integration, raw = services.integration_create(name=name, system=system, by=request.user)
+        except ApplicationError as exc:
+            messages.error(request, exc.message)
+            return redirect("integration-list")
+        return self.get(request, new_token=raw, new_for=integration)
+
+
+class IntegrationTokenRevokeView(RoleRequiredMixin, View):
+    required = "govern"
+
+    def post(self, request, pk):
+        token = get_object_or_404(ApiToken, pk=pk, integration__isnull=False)
+        services.api_token_revoke(token=token, by=request.user)
+        messages.success(request, f"Token {token.prefix}… of {token.integration.name} is revoked.")
+        return redirect(reverse("integration-list"))
+
+
+# --- Error pages: JSON under /api/, a page that explains itself elsewhere -------------------
+def _error(request, status: int, message: str, template: str):
+    if request.path.startswith("/api/"):
+        return JsonResponse({"message": message}, status=status)
+    return render(request, template, {"message": message}, status=status)
+
+
+def bad_request(request, exception=None):
+    return _error(request, 400, "The request could not be understood.", "errors/400.html")
+
+
+def permission_denied(request, exception=None):
+    detail = str(exception) if exception and str(exception) else "Your role does not allow this."
+    return _error(request, 403, detail, "errors/403.html")
+
+
+def not_found(request, exception=None):
+    return _error(request, 404, "Not found.", "errors/404.html")
+
+
+def server_error(request):
+    # Rendered without the request context: whatever broke (the database, a context processor)
+    # must not break the error page too.
+    message = "Something went wrong on our side; it has been logged."
+    if request.path.startswith("/api/"):
+        return JsonResponse({"message": message}, status=500)
+    return HttpResponseServerError(loader.render_to_string("errors/500.html", {"message": message}))

@@ -1,0 +1,212 @@
+"""The registry pages: what each role sees and may do, forms that explain errors, constant queries."""
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from registry.models import Automation, ChangeEvent, Hold
+from tests.registry.factories import AutomationFactory, DataFieldFactory
+
+pytestmark = pytest.mark.django_db
+
+FORM = {
+    "key": "renewal-task-creation",
+    "name": "Renewal task creation",
+    "business_purpose": "Create renewal tasks 120 days before contract end.",
+    "workflow_type": "renewal",
+    "team": "cs",
+    "system": "salesforce",
+    "trigger": "Daily at 6:00.",
+    "rule": "Contracts ending in 120 days without a renewal opportunity.",
+    "creates_internal_tasks": "on",
+    "maturity_stage": "3",
+    "schedule_kind": "cron",
+    "schedule_cron": "0 6 * * *",
+    "schedule_grace": "01:00:00",
+}
+
+
+def test_anonymous_goes_to_login(client):
+    response = client.get(reverse("registry:automation-list"))
+    assert response.status_code == 302
+    assert response.url.startswith(reverse("login"))
+
+
+def test_a_person_without_a_role_is_forbidden(login, outsider):
+    assert login(outsider).get(reverse("registry:automation-list")).status_code == 403
+
+
+def test_viewer_reads_but_cannot_open_forms(login, viewer):
+    automation = AutomationFactory()
+    client = login(viewer)
+    assert client.get(reverse("registry:automation-list")).status_code == 200
+    assert client.get(automation.get_absolute_url()).status_code == 200
+    assert client.get(reverse("registry:automation-create")).status_code == 403
+    assert client.post(reverse("registry:automation-edit", args=[automation.key]), {}).status_code == 403
+
+
+def test_detail_explains_the_tier_and_its_controls(login, viewer):
+    automation = AutomationFactory(merges_records=True)
+    page = login(viewer).get(automation.get_absolute_url()).content.decode()
+    assert "Merges records where account history may be affected" in page
+    assert "Human approval" in page
+
+
+def test_detail_warns_about_untrusted_fields(login, viewer):
+    automation = AutomationFactory(
+        data_fields=[DataFieldFactory(api_name="Tier__c", object_name="Account", status="unstable")]
+    )
+    page = login(viewer).get(automation.get_absolute_url()).content.decode()
+    assert "Data readiness" in page and "Account.Tier__c" in page
+
+
+def test_admin_registers_an_automation(login, admin):
+    response = login(admin).post(reverse("registry:automation-create"), FORM)
+    assert response.status_code == 302
+    automation = Automation.objects.get(key="renewal-task-creation")
+    assert automation.risk_tier == "medium"
+    assert automation.history.latest().history_user == admin
+
+
+def test_form_errors_are_shown_on_the_fields_and_nothing_is_saved(login, admin):
+    response = login(admin).post(
+        reverse("registry:automation-create"), {**FORM, "schedule_cron": "sometimes", "name": ""}
+    )
+    assert response.status_code == 400
+    page = response.content.decode()
+    assert "Nothing was saved" in page
+    assert "is not a valid cron expression" in page
+    assert not Automation.objects.exists()
+
+
+def test_tier_below_floor_is_refused_in_the_form(login, admin):
+    data = {**FORM, "merges_records": "on", "risk_tier_override": "low", "risk_tier_override_reason": "we trust it"}
+    response = login(admin).post(reverse("registry:automation-create"), data)
+    assert response.status_code == 400
+    assert "cannot be lowered below high" in response.content.decode()
+
+
+def test_edit_needs_a_reason_and_history_shows_the_diff(login, admin):
+    client = login(admin)
+    client.post(reverse("registry:automation-create"), FORM)
+    edit = reverse("registry:automation-edit", args=["renewal-task-creation"])
+    assert client.post(edit, {**FORM, "name": "Renewal tasks"}).status_code == 400
+    response = client.post(edit, {**FORM, "name": "Renewal tasks", "change_reason": "Shorter name"})
+    assert response.status_code == 302
+    history = client.get(reverse("registry:automation-history", args=["renewal-task-creation"])).content.decode()
+    assert "Shorter name" in history
+    assert "Renewal task creation" in history and "Renewal tasks" in history
+
+
+def test_import_page_reports_the_bad_row(login, admin):
+    content = (
+        b"key,name,business_purpose,workflow_type,team,system,trigger,rule\n"
+        b"lead-dedupe,Lead dedupe,Clean leads,crm_hygiene,revops,salesforce,Nightly,Same email\n"
+        b"bad-team,Bad team,x,crm_hygiene,legal,salesforce,Nightly,x\n"
+    )
+    upload = SimpleUploadedFile("export.csv", content, content_type="text/csv")
+    response = login(admin).post(reverse("registry:automation-import"), {"file": upload})
+    assert response.status_code == 400
+    page = response.content.decode()
+    assert "Nothing was imported" in page
+    assert "<td>3</td><td><code>team</code></td>" in page
+    assert not Automation.objects.exists()
+
+
+def test_import_refuses_a_file_that_is_not_csv(login, admin):
+    upload = SimpleUploadedFile("picture.png", b"\x89PNG", content_type="image/png")
+    response = login(admin).post(reverse("registry:automation-import"), {"file": upload})
+    assert response.status_code == 400
+    assert "Upload a .csv file" in response.content.decode()
+
+
+def test_export_streams_the_filtered_registry(login, viewer):
+    AutomationFactory(team="sales", key="sales-one")
+    AutomationFactory(team="cs", key="cs-one")
+    response = login(viewer).get(reverse("registry:automation-export") + "?team=sales")
+    body = b"".join(response.streaming_content).decode()
+    assert "sales-one" in body and "cs-one" not in body
+
+
+def test_bulk_owner_assignment_from_the_list(login, admin, manager):
+    first, second = AutomationFactory(failure_owner=None), AutomationFactory(failure_owner=None)
+    response = login(admin).post(
+        reverse("registry:automation-bulk-owner"),
+        {
+            "automations": [first.key, second.key],
+            "role": "failure_owner",
+            "owner": manager.pk,
+            "change_reason": "Stock-take",
+        },
+    )
+    assert response.status_code == 302
+    assert Automation.objects.filter(failure_owner=manager).count() == 2
+
+
+def test_hold_placed_and_released_from_the_page(login, admin):
+    automation = AutomationFactory()
+    client = login(admin)
+    client.post(reverse("registry:hold-place", args=[automation.key]), {"reason": "Routing loop in production"})
+    hold = Hold.objects.get()
+    assert "Routing loop in production" in client.get(automation.get_absolute_url()).content.decode()
+    client.post(reverse("registry:hold-release", args=[automation.key, hold.pk]), {"note": "Loop fixed"})
+    hold.refresh_from_db()
+    assert hold.released_by == admin
+
+
+def test_change_event_form_records_and_flags(login, admin):
+    automation = AutomationFactory()
+    response = login(admin).post(
+        reverse("registry:changeevent-create"),
+        {
+            "kind": "segments",
+            "title": "New mid-market band",
+            "occurred_on": "2026-11-01",
+            "automations": [automation.pk],
+        },
+    )
+    assert response.status_code == 302
+    assert ChangeEvent.objects.get().automations.get() == automation
+
+
+def test_data_field_edit_reports_automations_due(login, admin):
+    field = DataFieldFactory()
+    AutomationFactory(data_fields=[field])
+    data = {
+        "object_name": field.object_name,
+        "api_name": field.api_name,
+        "label": field.label,
+        "definition": "New meaning",
+        "source_of_truth": "salesforce",
+        "status": "trusted",
+        "change_reason": "Redefined",
+    }
+    response = login(admin).post(reverse("registry:datafield-edit", args=[field.pk]), data, follow=True)
+    assert "1 automation(s) using it are now due for review" in response.content.decode()
+
+
+@pytest.mark.parametrize(
+    "url_name", ["registry:automation-list", "registry:datafield-list", "registry:changeevent-list"]
+)
+def test_list_pages_use_constant_queries(login, admin, url_name):
+    client = login(admin)
+    owner = admin
+    field = DataFieldFactory()
+
+    def queries():
+        with CaptureQueriesContext(connection) as ctx:
+            assert client.get(reverse(url_name)).status_code == 200
+        return len(ctx.captured_queries)
+
+    for _ in range(10):
+        automation = AutomationFactory(rule_owner=owner, data_fields=[field])
+        ChangeEvent.objects.create(
+            kind="segments", title="x", occurred_on="2026-11-01", recorded_by=admin
+        ).automations.add(automation)
+    at_ten = queries()
+    for _ in range(490):
+        automation = AutomationFactory(rule_owner=owner, data_fields=[field])
+    at_five_hundred = queries()
+    assert at_ten == at_five_hundred
