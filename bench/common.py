@@ -1,0 +1,131 @@
+"""What every bench module shares: the bench database, Django set up against it, a gunicorn
+server with the production settings, and wrk from a second process."""
+
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from contextlib import contextmanager
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+PORT = int(os.environ.get("BENCH_PORT", "8765"))
+DURATION = os.environ.get("BENCH_DURATION", "10s")
+CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "8"))
+WORKERS = int(os.environ.get("BENCH_WORKERS", "2"))
+ROWS = int(os.environ.get("BENCH_ROWS", "10000"))
+DATABASE_URL = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/revops_bench")
+
+
+def environment() -> dict:
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL",)}
+    env.update(
+        DJANGO_SETTINGS_MODULE="bench.settings",
+        DATABASE_URL=DATABASE_URL,
+        DJANGO_SECRET_KEY="bench-only-secret-key-not-used-anywhere-else-0123456789",
+        LOG_LEVEL="WARNING",
+    )
+    env.setdefault("REDIS_URL", "redis://127.0.0.1:6379/3")
+    return env
+
+
+def ensure_database():
+    import psycopg
+
+    name = DATABASE_URL.rsplit("/", 1)[1]
+    admin_url = DATABASE_URL.rsplit("/", 1)[0] + "/postgres"
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
+            conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def django_setup(env):
+    os.environ.update(env)
+    import django
+
+    django.setup()
+
+
+def start_server(env) -> subprocess.Popen:
+    subprocess.run([sys.executable, "manage.py", "collectstatic", "--noinput", "-v0"], cwd=ROOT, env=env, check=True)
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "bench.wsgi",
+            "--bind",
+            f"127.0.0.1:{PORT}",
+            "--workers",
+            str(WORKERS),
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+        env=env,
+        start_new_session=True,
+    )
+    for _ in range(100):
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{PORT}/healthz", timeout=1)
+            return server
+        except OSError:
+            time.sleep(0.2)
+    server.kill()
+    raise SystemExit("gunicorn did not start")
+
+
+def wrk(path: str, headers: dict[str, str], script: str | None = None) -> dict:
+    args = ["wrk", "--latency", "-t", "2", "-c", str(CONNECTIONS), "-d", DURATION]
+    if script:
+        args += ["-s", str(ROOT / "bench" / script)]
+    for name, value in headers.items():
+        args += ["-H", f"{name}: {value}"]
+    # Warm the workers (connections, token cache) before measuring.
+    subprocess.run([*args[:-2], "-d", "2s", f"http://127.0.0.1:{PORT}{path}"], capture_output=True, check=True)
+    out = subprocess.run([*args, f"http://127.0.0.1:{PORT}{path}"], capture_output=True, text=True, check=True).stdout
+    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    return {
+        "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
+        "p50": re.search(r"\s50%\s+([\d.]+\w+)", out).group(1),
+        "p99": re.search(r"\s99%\s+([\d.]+\w+)", out).group(1),
+        "errors": int(non_2xx.group(1)) if non_2xx else 0,
+    }
+
+
+_ready = False
+
+
+def setup() -> dict:
+    """Create the bench database if needed, set Django up against it and migrate; returns the
+    environment for subprocesses (gunicorn, workers)."""
+    global _ready
+    env = environment()
+    if not _ready:
+        ensure_database()
+        django_setup(env)
+        from django.core.management import call_command
+
+        call_command("migrate", verbosity=0)
+        _ready = True
+    return env
+
+
+def require_wrk() -> None:
+    if not shutil.which("wrk"):
+        raise SystemExit("make bench needs wrk (Debian: apt-get install wrk).")
+
+
+@contextmanager
+def server(env):
+    """gunicorn with the production settings on 127.0.0.1:PORT for the duration of the block."""
+    process = start_server(env)
+    try:
+        yield f"http://127.0.0.1:{PORT}"
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=20)
