@@ -107,6 +107,12 @@ class DataField(models.Model):
         return self.status == DataFieldStatus.TRUSTED
 
 
+# Kept by name: services write an object's creation version themselves, after its many-to-many
+# sets, so the first version is "created" and already lists its fields (registry.services).
+AUTOMATION_HISTORY = HistoricalRecords(m2m_fields=["data_fields", "tags"])
+CHANGE_EVENT_HISTORY = HistoricalRecords(m2m_fields=["automations", "data_fields"])
+
+
 class AutomationQuerySet(models.QuerySet):
     def active(self):
         return self.exclude(status=LifecycleStatus.RETIRED)
@@ -271,7 +277,7 @@ class Automation(models.Model):
     created_at = models.DateTimeField("created", auto_now_add=True)
     updated_at = models.DateTimeField("updated", auto_now=True)
 
-    history = HistoricalRecords(m2m_fields=[data_fields, tags])
+    history = AUTOMATION_HISTORY
     objects = AutomationQuerySet.as_manager()
 
     class Meta:
@@ -358,7 +364,7 @@ class ChangeEvent(models.Model):
         settings.AUTH_USER_MODEL, models.PROTECT, related_name="+", verbose_name="recorded by"
     )
     recorded_at = models.DateTimeField("recorded", auto_now_add=True)
-    history = HistoricalRecords(m2m_fields=[automations, data_fields])
+    history = CHANGE_EVENT_HISTORY
 
     class Meta:
         ordering = ["-recorded_at"]

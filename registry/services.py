@@ -11,7 +11,7 @@ from revops_gov.errors import ApplicationError
 from revops_gov.models import User
 
 from .choices import APPROVED_STATUSES, TIER_RANK, LifecycleStatus, OwnerRole, RiskTier
-from .models import Automation, ChangeEvent, DataField, Hold, Tag
+from .models import AUTOMATION_HISTORY, CHANGE_EVENT_HISTORY, Automation, ChangeEvent, DataField, Hold, Tag
 from .risk import IMPACT_FLAG_FIELDS, tier_floor
 
 DOCUMENTATION_FIELDS = (
@@ -91,22 +91,25 @@ def _check_tier_override(automation: Automation, *, explicit: bool) -> None:
         raise ValidationError({"risk_tier_override_reason": "Say why the tier is raised above the derived one."})
 
 
-def _save_with_history(automation: Automation, *, by: User | None, reason: str, data_fields=None, tags=None) -> None:
-    """Save fields and many-to-many sets as one history version (simple-history would otherwise
-    write a version per many-to-many change)."""
-    automation.skip_history_when_saving = True
+def _save_with_m2m(obj, *, tracker, by: User | None, reason: str, m2m: dict) -> None:
+    """Save an object and its many-to-many sets as ONE history version, "created" for a new
+    object (simple-history alone writes a version per many-to-many change, and a new object's
+    sets would come after its creation version)."""
+    creating = obj.pk is None
+    obj._history_user = by
+    obj._change_reason = reason
+    obj.skip_history_when_saving = True
     try:
-        if automation.pk is None:
-            automation.save()
-        if data_fields is not None:
-            automation.data_fields.set(data_fields)
-        if tags is not None:
-            automation.tags.set(tags)
+        if creating:
+            obj.save()
+        for name, values in m2m.items():
+            if values is not None:
+                getattr(obj, name).set(values)
+        if not creating:
+            obj.save()
     finally:
-        del automation.skip_history_when_saving
-    automation._history_user = by
-    automation._change_reason = reason
-    automation.save()
+        del obj.skip_history_when_saving
+    tracker.create_historical_record(obj, "+" if creating else "~")
 
 
 def tags_resolve(names: Iterable[str]) -> list[Tag]:
@@ -135,8 +138,12 @@ def automation_create(
     automation = Automation(**fields)
     _check_tier_override(automation, explicit=True)
     automation.full_clean()
-    _save_with_history(
-        automation, by=by, reason=reason or "Registered", data_fields=list(data_fields), tags=tags_resolve(tags)
+    _save_with_m2m(
+        automation,
+        tracker=AUTOMATION_HISTORY,
+        by=by,
+        reason=reason or "Registered",
+        m2m={"data_fields": list(data_fields), "tags": tags_resolve(tags)},
     )
     return automation
 
@@ -187,12 +194,15 @@ def automation_update(
             names = ", ".join(Automation._meta.get_field(name).verbose_name for name in material)
             reason = f"{reason} — material change ({names}): moved from {old} back to in design for re-approval"
     automation.full_clean()
-    _save_with_history(
+    _save_with_m2m(
         automation,
+        tracker=AUTOMATION_HISTORY,
         by=by,
         reason=reason,
-        data_fields=new_fields if "data_fields" in changed else None,
-        tags=new_tags if "tags" in changed else None,
+        m2m={
+            "data_fields": new_fields if "data_fields" in changed else None,
+            "tags": new_tags if "tags" in changed else None,
+        },
     )
     return automation
 
@@ -302,14 +312,13 @@ def change_event_record(
         )
     event = ChangeEvent(kind=kind, title=title, description=description, occurred_on=occurred_on, recorded_by=by)
     event.full_clean(exclude=["automations", "data_fields"])
-    event.skip_history_when_saving = True
-    event.save()
-    event.automations.set(affected)
-    event.data_fields.set(data_fields)
-    del event.skip_history_when_saving
-    event._history_user = by
-    event._change_reason = "Change event recorded"
-    event.save()
+    _save_with_m2m(
+        event,
+        tracker=CHANGE_EVENT_HISTORY,
+        by=by,
+        reason="Change event recorded",
+        m2m={"automations": affected, "data_fields": data_fields},
+    )
     return event
 
 

@@ -18,8 +18,9 @@ class StyledFormMixin:
                 css = "form-select"
             else:
                 css = "form-control"
-            if isinstance(widget, forms.Textarea):
-                widget.attrs.setdefault("rows", 2)
+            # Django's default of 10 rows makes long forms twice as long as they need to be.
+            if isinstance(widget, forms.Textarea) and str(widget.attrs.get("rows", "10")) == "10":
+                widget.attrs["rows"] = 3
             widget.attrs["class"] = f"{widget.attrs.get('class', '')} {css}".strip()
 
     def full_clean(self):

@@ -266,3 +266,14 @@ def test_a_released_hold_cannot_be_released_again(admin):
     services.hold_release(hold=hold, by=admin, note="ok")
     with pytest.raises(services.ApplicationError, match="already released"):
         services.hold_release(hold=hold, by=admin, note="again")
+
+
+def test_the_first_version_is_created_with_its_fields_and_the_next_diff_is_exact(admin):
+    segment = DataFieldFactory(api_name="Segment__c")
+    automation = create(admin, data_fields=[segment])
+    first = automation.history.get()
+    assert first.history_type == "+"
+    assert [f.datafield_id for f in first.data_fields.all()] == [segment.pk]
+    services.automation_update(automation=automation, by=admin, reason="Rename", name="Routing v2")
+    latest = automation.history.latest()
+    assert [change.field for change in latest.diff_against(first).changes] == ["name"]
