@@ -114,11 +114,13 @@ if _cache_url.startswith(("redis://", "rediss://")):
 elif _cache_url:
     CACHES = {"default": env.cache_url_config(_cache_url)}
 else:
+    # The embedded default is a file cache in var/, not local memory: web, worker and beat are
+    # separate processes, and what one changes (a revoked token, a hold on an automation) must
+    # not be served stale by another.
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
-            "LOCATION": "revops",
-            # Room for a card per automation and the sessions, without culling.
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": str(VAR_DIR / "cache"),
             "OPTIONS": {"MAX_ENTRIES": 20_000},
         }
     }
