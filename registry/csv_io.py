@@ -26,39 +26,7 @@ from .risk import IMPACT_FLAG_FIELDS
 
 OWNER_COLUMNS = services.OWNER_FIELDS
 CHOICE_COLUMNS = ("workflow_type", "team", "system", "risk_tier_override", "status", "schedule_kind")
-COLUMNS = (
-    "key",
-    "name",
-    "business_purpose",
-    "workflow_type",
-    "team",
-    "system",
-    "external_id",
-    "trigger",
-    "rule",
-    "record_changed",
-    "output_recipient",
-    "expected_user_action",
-    "override_method",
-    "override_log_location",
-    "downstream_effect",
-    "exception_path",
-    "suppression_rule",
-    *OWNER_COLUMNS,
-    "data_fields",
-    "tags",
-    *IMPACT_FLAG_FIELDS,
-    "risk_tier_override",
-    "risk_tier_override_reason",
-    "status",
-    "maturity_stage",
-    "review_cadence",
-    "last_reviewed_at",
-    "schedule_kind",
-    "schedule_interval",
-    "schedule_cron",
-    "schedule_grace",
-)
+COLUMNS = services.AUTOMATION_INPUT_FIELDS
 # Exported for reading, ignored on import: derived or managed elsewhere.
 READ_ONLY_COLUMNS = ("risk_tier", "version", "review_due")
 REQUIRED_COLUMNS = ("key", "name")

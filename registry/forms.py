@@ -6,7 +6,7 @@ from revops_gov.models import User
 from .choices import ChangeEventKind, OwnerRole
 from .models import Automation, ChangeEvent, DataField
 from .risk import IMPACT_FLAG_FIELDS
-from .services import DOCUMENTATION_FIELDS, OWNER_FIELDS, SCHEDULE_FIELDS
+from .services import DATAFIELD_FIELDS, DOCUMENTATION_FIELDS, OWNER_FIELDS, SCHEDULE_FIELDS
 
 
 class PersonChoiceField(forms.ModelChoiceField):
@@ -131,16 +131,7 @@ class DataFieldForm(StyledFormMixin, forms.ModelForm):
 
     class Meta:
         model = DataField
-        fields = (
-            "object_name",
-            "api_name",
-            "label",
-            "definition",
-            "source_of_truth",
-            "owner",
-            "status",
-            "reporting_critical",
-        )
+        fields = DATAFIELD_FIELDS
         widgets = {"definition": forms.Textarea()}
 
     def __init__(self, *args, editing: bool = False, **kwargs):

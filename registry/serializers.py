@@ -12,7 +12,7 @@ from .choices import DataFieldStatus, RiskTier
 from .models import Automation, ChangeEvent, DataField
 from .risk import IMPACT_FLAG_FIELDS
 from .selectors import CardFacts, card_facts
-from .services import DOCUMENTATION_FIELDS, OWNER_FIELDS, SCHEDULE_FIELDS
+from .services import AUTOMATION_INPUT_FIELDS, DATAFIELD_FIELDS, DOCUMENTATION_FIELDS, OWNER_FIELDS, SCHEDULE_FIELDS
 
 
 class PersonField(serializers.SlugRelatedField):
@@ -178,22 +178,7 @@ class AutomationInputSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Automation
-        fields = (
-            "key",
-            *DOCUMENTATION_FIELDS,
-            *OWNER_FIELDS,
-            "data_fields",
-            "tags",
-            *IMPACT_FLAG_FIELDS,
-            "risk_tier_override",
-            "risk_tier_override_reason",
-            "status",
-            "maturity_stage",
-            "review_cadence",
-            "last_reviewed_at",
-            *SCHEDULE_FIELDS,
-            "change_reason",
-        )
+        fields = (*AUTOMATION_INPUT_FIELDS, "change_reason")
         extra_kwargs = {
             "key": {"validators": []},
             "system": {"required": False, "help_text": "Defaults to the integration token's system."},
@@ -237,14 +222,7 @@ class DataFieldSerializer(serializers.ModelSerializer):
         fields = (
             "id",
             "name",
-            "object_name",
-            "api_name",
-            "label",
-            "definition",
-            "source_of_truth",
-            "owner",
-            "status",
-            "reporting_critical",
+            *DATAFIELD_FIELDS,
             "changed_at",
             "automation_count",
             "created_at",

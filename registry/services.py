@@ -45,6 +45,23 @@ EDITABLE_FIELDS = (
     "review_cadence",
 )
 CREATE_ONLY_FIELDS = ("key", "status", "last_reviewed_at")
+# Every field a person or an integration gives when documenting an automation, in reading
+# order: the CSV columns, the API's input and the forms all follow it.
+AUTOMATION_INPUT_FIELDS = (
+    "key",
+    *DOCUMENTATION_FIELDS,
+    *OWNER_FIELDS,
+    "data_fields",
+    "tags",
+    *IMPACT_FLAG_FIELDS,
+    "risk_tier_override",
+    "risk_tier_override_reason",
+    "status",
+    "maturity_stage",
+    "review_cadence",
+    "last_reviewed_at",
+    *SCHEDULE_FIELDS,
+)
 # A change to one of these is material: the version goes up and any approval no longer covers it.
 MATERIAL_FIELDS = frozenset({"trigger", "rule", "data_fields", *IMPACT_FLAG_FIELDS})
 
