@@ -1,7 +1,8 @@
 """`make bench`: every app's benchmark, one after the other, each next to its floor measured in
 the same run. Results are printed and written to bench/results/<name>-<date>.md.
 
-Each bench module has `main() -> str` (a Markdown report). Add yours to BENCHES.
+Each bench module has `main() -> str` (a Markdown report) and is listed in BENCHES, one line per
+app so apps never edit the same line.
 """
 
 import datetime
@@ -9,7 +10,14 @@ import importlib
 import sys
 from pathlib import Path
 
-BENCHES = ("bench.registry",)
+BENCHES = (
+    "bench.registry",
+    # "bench.backlog",
+    # "bench.approvals",
+    # "bench.decisions",
+    # "bench.health",
+    # "bench.review",
+)
 
 
 def main(names: list[str]) -> None:

@@ -234,6 +234,7 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "data_folder_in": str(_broker_dir),
         "data_folder_out": str(_broker_dir),
         "processed_folder": str(VAR_DIR / "celery" / "processed"),
+        "control_folder": str(VAR_DIR / "celery" / "control"),
         "store_processed": False,
     }
 else:
@@ -250,6 +251,16 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     "revops-heartbeat": {"task": "revops_gov.tasks.heartbeat", "schedule": timedelta(minutes=5)},
 }
+# Each app adds its periodic tasks in its own block below, so apps never edit the same lines.
+
+# backlog:
+CELERY_BEAT_SCHEDULE |= {}
+
+# approvals (lifecycle, packets, the decision queue):
+CELERY_BEAT_SCHEDULE |= {}
+
+# health (run events, monitors, reviews, reminders):
+CELERY_BEAT_SCHEDULE |= {}
 
 # --- History -------------------------------------------------------------------------------
 # Change reasons are sentences people write ("material change (rule): moved back to in design…"),
@@ -264,6 +275,22 @@ REVOPS = {
     "CSV_IMPORT_MAX_ROWS": env.int("REVOPS_CSV_IMPORT_MAX_ROWS", default=5000),
     "SITE_URL": env.str("REVOPS_SITE_URL", default="http://127.0.0.1:8000"),
 }
+# Each app adds its settings in its own block below, so apps never edit the same lines.
+
+# backlog:
+REVOPS |= {}
+
+# approvals (lifecycle, packets, the permit check):
+REVOPS |= {}
+
+# approvals: the decision queue and webhooks:
+REVOPS |= {}
+
+# health (run events, monitors):
+REVOPS |= {}
+
+# health (monthly review, reminders, dashboard):
+REVOPS |= {}
 
 LOGGING = {
     "version": 1,

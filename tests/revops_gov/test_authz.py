@@ -5,42 +5,15 @@ import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from revops_gov.models import ApiToken
+from tests.approvals import authz as approvals_authz
+from tests.authz import API_DOCS, PAGE_GOVERN, PAGE_READ, PERSONAS, POST_GOVERN
+from tests.backlog import authz as backlog_authz
 from tests.factories import UserFactory
+from tests.health import authz as health_authz
+from tests.registry import authz as registry_authz
 from tests.registry.factories import AutomationFactory, ChangeEventFactory, DataFieldFactory
 
-PERSONAS = ("anonymous", "outsider", "viewer", "manager", "admin", "integration", "other_integration")
-
-# Shorthands for the usual shapes.
-PAGE_READ = {
-    "anonymous": 302,
-    "outsider": 403,
-    "viewer": 200,
-    "manager": 200,
-    "admin": 200,
-    "integration": 403,
-    "other_integration": 403,
-}
-PAGE_GOVERN = {**PAGE_READ, "viewer": 403, "manager": 403}
-POST_GOVERN = {**PAGE_GOVERN, "admin": 302}
-API_READ = {
-    "anonymous": 401,
-    "outsider": 403,
-    "viewer": 200,
-    "manager": 200,
-    "admin": 200,
-    "integration": 200,
-    "other_integration": 200,
-}
-API_SCOPED = {**API_READ, "other_integration": 404}
-API_DOCS = {
-    "anonymous": 401,
-    "outsider": 200,
-    "viewer": 200,
-    "manager": 200,
-    "admin": 200,
-    "integration": 200,
-    "other_integration": 200,
-}
+APPS = (registry_authz, backlog_authz, approvals_authz, health_authz)
 
 RULES = {
     "home": ("get", {**PAGE_READ, "viewer": 302, "manager": 302, "admin": 302}),
@@ -51,97 +24,15 @@ RULES = {
     "account-token-revoke": ("post", {**PAGE_READ, "viewer": 404, "manager": 404, "admin": 302}),
     "integration-list": ("get", PAGE_GOVERN),
     "integration-token-revoke": ("post", POST_GOVERN),
-    "registry:automation-list": ("get", PAGE_READ),
-    "registry:automation-create": ("get", PAGE_GOVERN),
-    "registry:automation-import": ("get", PAGE_GOVERN),
-    "registry:automation-export": ("get", PAGE_READ),
-    "registry:automation-bulk-owner": ("post", POST_GOVERN),
-    "registry:automation-detail": ("get", PAGE_READ),
-    "registry:automation-edit": ("get", PAGE_GOVERN),
-    "registry:automation-history": ("get", PAGE_READ),
-    "registry:automation-reviewed": ("post", POST_GOVERN),
-    "registry:hold-place": ("post", POST_GOVERN),
-    "registry:hold-release": ("post", POST_GOVERN),
-    "registry:datafield-list": ("get", PAGE_READ),
-    "registry:datafield-create": ("get", PAGE_GOVERN),
-    "registry:datafield-detail": ("get", PAGE_READ),
-    "registry:datafield-edit": ("get", PAGE_GOVERN),
-    "registry:changeevent-list": ("get", PAGE_READ),
-    "registry:changeevent-create": ("get", PAGE_GOVERN),
-    "registry:changeevent-detail": ("get", PAGE_READ),
-    "api:automation-list": ("get", API_READ),
-    "api:automation-detail": ("get", API_SCOPED),
-    "api:datafield-list": ("get", API_READ),
-    "api:datafield-detail": ("get", API_READ),
-    "api:changeevent-list": ("get", API_READ),
-    "api:changeevent-detail": ("get", API_SCOPED),
     "api-schema": ("get", API_DOCS),
     "api-docs": ("get", API_DOCS),
     "api-redoc": ("get", API_DOCS),
 }
-# Writes through the API, checked with a body that is valid for the persona allowed to write.
-API_WRITES = {
-    "api:automation-list": (
-        "post",
-        {
-            "anonymous": 401,
-            "outsider": 403,
-            "viewer": 403,
-            "manager": 403,
-            "admin": 400,
-            "integration": 400,
-            "other_integration": 400,
-        },
-    ),
-    "api:automation-detail": (
-        "patch",
-        {
-            "anonymous": 401,
-            "outsider": 403,
-            "viewer": 403,
-            "manager": 403,
-            "admin": 400,
-            "integration": 400,
-            "other_integration": 404,
-        },
-    ),
-    "api:datafield-list": (
-        "post",
-        {
-            "anonymous": 401,
-            "outsider": 403,
-            "viewer": 403,
-            "manager": 403,
-            "admin": 400,
-            "integration": 403,
-            "other_integration": 403,
-        },
-    ),
-    "api:datafield-detail": (
-        "patch",
-        {
-            "anonymous": 401,
-            "outsider": 403,
-            "viewer": 403,
-            "manager": 403,
-            "admin": 400,
-            "integration": 403,
-            "other_integration": 403,
-        },
-    ),
-    "api:changeevent-list": (
-        "post",
-        {
-            "anonymous": 401,
-            "outsider": 403,
-            "viewer": 403,
-            "manager": 403,
-            "admin": 400,
-            "integration": 403,
-            "other_integration": 403,
-        },
-    ),
-}
+API_WRITES: dict = {}
+for app in APPS:
+    assert not set(app.RULES) & set(RULES), f"{app.__name__} repeats a rule"
+    RULES |= app.RULES
+    API_WRITES |= app.API_WRITES
 
 
 def _route_names(resolver=None, namespace=""):
@@ -173,26 +64,23 @@ def world(db, admin):
     hs, hs_raw = services.integration_create(name="hs", system="hubspot")
     integration_token = ApiToken.objects.filter(integration=sf).first()
     admin_token, _ = services.api_token_create(user=admin, name="mine", by=admin)
-    return {
+    world = {
+        "admin": admin,
+        "automation": automation,
+        "field": field,
+        "event": event,
+        "hold": hold,
+        "integrations": {"integration": sf, "other_integration": hs},
         "kwargs": {
-            "registry:automation-detail": {"key": automation.key},
-            "registry:automation-edit": {"key": automation.key},
-            "registry:automation-history": {"key": automation.key},
-            "registry:automation-reviewed": {"key": automation.key},
-            "registry:hold-place": {"key": automation.key},
-            "registry:hold-release": {"key": automation.key, "pk": hold.pk},
-            "registry:datafield-detail": {"pk": field.pk},
-            "registry:datafield-edit": {"pk": field.pk},
-            "registry:changeevent-detail": {"pk": event.pk},
-            "api:automation-detail": {"key": automation.key},
-            "api:datafield-detail": {"pk": field.pk},
-            "api:changeevent-detail": {"pk": event.pk},
             "integration-token-revoke": {"pk": integration_token.pk},
             "account-token-revoke": {"pk": admin_token.pk},
         },
         "tokens": {"integration": sf_raw, "other_integration": hs_raw},
         "service_users": {"integration": sf.service_user, "other_integration": hs.service_user},
     }
+    for app in APPS:
+        world["kwargs"] |= app.world_kwargs(world)
+    return world
 
 
 def _client_for(persona, world, request, client, api):

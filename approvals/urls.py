@@ -1,0 +1,7 @@
+"""The approvals pages."""
+
+from django.urls import path  # noqa: F401
+
+app_name = "approvals"
+
+urlpatterns: list = []

@@ -1,0 +1,7 @@
+"""The backlog pages."""
+
+from django.urls import path  # noqa: F401
+
+app_name = "backlog"
+
+urlpatterns: list = []

@@ -1,0 +1,7 @@
+"""The health pages."""
+
+from django.urls import path  # noqa: F401
+
+app_name = "health"
+
+urlpatterns: list = []
