@@ -4,6 +4,7 @@ router and may add plain paths (e.g. actions under an automation's key)."""
 from rest_framework.routers import SimpleRouter
 
 import approvals.api_urls
+import approvals.decisions.api_urls
 import backlog.api_urls
 import health.api_urls
 from registry.api import AutomationViewSet, ChangeEventViewSet, DataFieldViewSet
@@ -15,7 +16,7 @@ router.register("automations", AutomationViewSet, basename="automation")
 router.register("data-fields", DataFieldViewSet, basename="datafield")
 router.register("change-events", ChangeEventViewSet, basename="changeevent")
 
-APPS = (backlog.api_urls, approvals.api_urls, health.api_urls)
+APPS = (backlog.api_urls, approvals.api_urls, approvals.decisions.api_urls, health.api_urls)
 for app in APPS:
     app.register(router)
 

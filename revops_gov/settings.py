@@ -256,10 +256,16 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
 # backlog:
 CELERY_BEAT_SCHEDULE |= {}
 
-# approvals (lifecycle, packets, the decision queue):
+# approvals (lifecycle, packets):
 CELERY_BEAT_SCHEDULE |= {}
 
-# health (run events, monitors, reviews, reminders):
+# approvals: the decision queue (escalation, expiry, digests, webhook delivery):
+CELERY_BEAT_SCHEDULE |= {}
+
+# health (run events, monitors):
+CELERY_BEAT_SCHEDULE |= {}
+
+# health (monthly review, reminders):
 CELERY_BEAT_SCHEDULE |= {}
 
 # --- History -------------------------------------------------------------------------------

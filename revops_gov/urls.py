@@ -24,6 +24,7 @@ urlpatterns = [
     path("", include("registry.urls")),
     path("", include("backlog.urls")),
     path("", include("approvals.urls")),
+    path("", include("approvals.decisions.urls")),
     path("", include("health.urls")),
     path("api/v1/", include("revops_gov.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),

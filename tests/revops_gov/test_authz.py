@@ -6,6 +6,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from revops_gov.models import ApiToken
 from tests.approvals import authz as approvals_authz
+from tests.approvals.decisions import authz as decisions_authz
 from tests.authz import API_DOCS, PAGE_GOVERN, PAGE_READ, PERSONAS, POST_GOVERN
 from tests.backlog import authz as backlog_authz
 from tests.factories import UserFactory
@@ -13,7 +14,7 @@ from tests.health import authz as health_authz
 from tests.registry import authz as registry_authz
 from tests.registry.factories import AutomationFactory, ChangeEventFactory, DataFieldFactory
 
-APPS = (registry_authz, backlog_authz, approvals_authz, health_authz)
+APPS = (registry_authz, backlog_authz, approvals_authz, decisions_authz, health_authz)
 
 RULES = {
     "home": ("get", {**PAGE_READ, "viewer": 302, "manager": 302, "admin": 302}),

@@ -1,0 +1,7 @@
+"""The decision queue pages."""
+
+from django.urls import path  # noqa: F401
+
+app_name = "decisions"
+
+urlpatterns: list = []
