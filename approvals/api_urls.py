@@ -1,8 +1,17 @@
 """The approvals API routes, mounted under /api/v1/ by revops_gov.api_urls."""
 
+from django.urls import path
+
+from . import api
+
 
 def register(router) -> None:
-    """Register this app's viewsets on the shared /api/v1/ router."""
+    """Register this app's viewsets on the shared /api/v1/ router (plain paths below instead)."""
 
 
-urlpatterns: list = []
+KEY = "automations/<slug:key>/"
+urlpatterns: list = [
+    path(f"{KEY}permit/", api.PermitApi.as_view(), name="automation-permit"),
+    path(f"{KEY}transition/", api.TransitionApi.as_view(), name="automation-transition"),
+    path(f"{KEY}shadow-observations/", api.ShadowObservationsApi.as_view(), name="automation-shadow-observations"),
+]

@@ -32,6 +32,12 @@ def card_get(automation_key: str) -> tuple[dict | None, int]:
     return cache.get(_card_key(automation_key, generation)), generation
 
 
+def automation_generation(automation_key: str) -> int:
+    """The automation's current generation: other apps cache what they derive from it (the
+    permit check) under it, so every change that makes a card stale makes theirs stale too."""
+    return cache.get(_generation_key(automation_key), 0)
+
+
 def card_set(automation_key: str, generation: int, card: dict) -> None:
     cache.set(_card_key(automation_key, generation), card, CARD_TTL)
 

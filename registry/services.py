@@ -381,3 +381,17 @@ def hold_release_source(*, automation: Automation, source: str, by: User, note: 
     """Release the open hold a source placed, if any (used by the layer that placed it)."""
     hold = Hold.objects.filter(automation=automation, source=source, released_at__isnull=True).first()
     return hold_release(hold=hold, by=by, note=note) if hold else None
+
+
+# --- Lifecycle status -------------------------------------------------------------------------
+@transaction.atomic
+def automation_status_set(*, automation: Automation, status: str, by: User | None, reason: str) -> Automation:
+    """Write the lifecycle status. Only the lifecycle service (approvals.services.transition)
+    calls this, after checking its gate; the registry itself knows no gates."""
+    reason = _require_reason(reason)
+    automation = Automation.objects.select_for_update().get(pk=automation.pk)
+    automation.status = LifecycleStatus(status)
+    automation._history_user = by
+    automation._change_reason = reason
+    automation.save(update_fields=["status", "updated_at"])
+    return automation

@@ -287,7 +287,16 @@ REVOPS = {
 REVOPS |= {}
 
 # approvals (lifecycle, packets, the permit check):
-REVOPS |= {}
+REVOPS |= {
+    # The live gate: share of shadow runs where the automation agreed with the human, over at least
+    # this many shadow decisions of the current version (low tier may skip shadow).
+    "SHADOW_AGREEMENT_BAR": env.float("REVOPS_SHADOW_AGREEMENT_BAR", default=0.95),
+    "SHADOW_MIN_DECISIONS": env.int("REVOPS_SHADOW_MIN_DECISIONS", default=30),
+    # Low tier only: may the submitter or the rule owner approve their own packet?
+    "LOW_TIER_SELF_APPROVAL": env.bool("REVOPS_LOW_TIER_SELF_APPROVAL", default=False),
+    # How long a permit answer is cached; any change to the automation invalidates it at once.
+    "PERMIT_CACHE_SECONDS": env.int("REVOPS_PERMIT_CACHE_SECONDS", default=60),
+}
 
 # approvals: the decision queue and webhooks:
 REVOPS |= {}

@@ -1,0 +1,61 @@
+from django import forms
+
+from revops_gov.forms import StyledFormMixin
+from revops_gov.models import User
+
+from .choices import TestKind, Verdict
+from .models import ApprovalPacket
+
+
+class PacketForm(StyledFormMixin, forms.ModelForm):
+    class Meta:
+        model = ApprovalPacket
+        fields = [
+            "workflow_step",
+            "trigger",
+            "rule",
+            "owner",
+            "exception_path",
+            "audit_trail",
+            "rollback_steps",
+            "rollback_runner",
+        ]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["rollback_runner"].queryset = User.objects.filter(is_active=True).order_by("username")
+
+
+class ReviewForm(StyledFormMixin, forms.Form):
+    verdict = forms.ChoiceField(choices=Verdict.choices, widget=forms.RadioSelect)
+    comment = forms.CharField(
+        required=False,
+        widget=forms.Textarea,
+        help_text="Required to request changes or reject: say what must change.",
+        max_length=4000,
+    )
+
+
+class TransitionForm(StyledFormMixin, forms.Form):
+    to = forms.CharField(widget=forms.HiddenInput, max_length=20)
+    reason = forms.CharField(required=False, max_length=2000, label="Why", help_text="Kept in the history.")
+
+
+class TickForm(StyledFormMixin, forms.Form):
+    item = forms.CharField(widget=forms.HiddenInput, max_length=30)
+    note = forms.CharField(max_length=2000, label="What proves it", error_messages={"required": "Say what proves it."})
+
+
+class TestCaseForm(StyledFormMixin, forms.Form):
+    __test__ = False
+
+    case = forms.IntegerField(required=False, widget=forms.HiddenInput)
+    kind = forms.ChoiceField(choices=TestKind.choices)
+    description = forms.CharField(max_length=2000, label="Case")
+    expected = forms.CharField(max_length=2000, label="Expected result")
+    actual = forms.CharField(max_length=2000, required=False, label="Actual result")
+    passed = forms.NullBooleanField(
+        required=False,
+        label="Result",
+        widget=forms.Select(choices=[("unknown", "Not run yet"), ("true", "Passed"), ("false", "Failed")]),
+    )

@@ -1,0 +1,263 @@
+"""The derived facts of approvals, computed in one place and shown with their reasons: the
+readiness checklist, the test plan, the shadow agreement, the launch plan and every lifecycle
+move's gate."""
+
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.db.models import Count, Q
+
+from registry.choices import DataFieldStatus, LifecycleStatus, RiskTier
+from registry.models import Automation
+
+from .choices import PacketState, ReadinessItem, TestKind, TrainingStep
+from .models import ApprovalPacket, ShadowObservation
+
+S = LifecycleStatus
+
+# Which moves exist at all; each one's gate says whether it is allowed now.
+MOVES: dict[str, tuple[str, ...]] = {
+    S.PROPOSED: (S.IN_DESIGN, S.RETIRED),
+    S.IN_DESIGN: (S.APPROVED, S.RETIRED),
+    S.APPROVED: (S.SHADOW, S.LIVE, S.IN_DESIGN, S.RETIRED),
+    S.SHADOW: (S.LIVE, S.PAUSED, S.IN_DESIGN, S.RETIRED),
+    S.LIVE: (S.PAUSED, S.RETIRED),
+    S.PAUSED: (S.LIVE, S.IN_DESIGN, S.RETIRED),
+    S.RETIRED: (),
+}
+NEEDS_REASON = (S.PAUSED, S.RETIRED)
+
+
+@dataclass(frozen=True)
+class Check:
+    label: str
+    met: bool
+    detail: str = ""
+
+
+@dataclass
+class Gate:
+    to: str
+    checks: list[Check] = field(default_factory=list)
+
+    @property
+    def unmet(self) -> list[str]:
+        return [f"{c.label}: {c.detail}" if c.detail else c.label for c in self.checks if not c.met]
+
+    @property
+    def open(self) -> bool:
+        return not self.unmet
+
+    @property
+    def label(self) -> str:
+        return LifecycleStatus(self.to).label
+
+
+@dataclass(frozen=True)
+class Agreement:
+    decisions: int
+    agreed: int
+    bar: float
+    minimum: int
+
+    @property
+    def rate(self) -> float | None:
+        return self.agreed / self.decisions if self.decisions else None
+
+    @property
+    def meets_bar(self) -> bool:
+        return self.decisions >= self.minimum and (self.rate or 0) >= self.bar
+
+    @property
+    def explanation(self) -> str:
+        if not self.decisions:
+            return f"no shadow decisions recorded yet (needs at least {self.minimum} at {self.bar:.0%})"
+        return (
+            f"{self.rate:.1%} agreement over {self.decisions} decisions "
+            f"(needs at least {self.minimum} decisions at {self.bar:.0%})"
+        )
+
+
+def shadow_agreement(automation: Automation) -> Agreement:
+    """Agreement of the current version's shadow runs with the humans (one aggregate query)."""
+    row = ShadowObservation.objects.filter(automation=automation, automation_version=automation.version).aggregate(
+        n=Count("pk"), agreed=Count("pk", filter=Q(agreed=True))
+    )
+    return Agreement(
+        decisions=row["n"],
+        agreed=row["agreed"],
+        bar=settings.REVOPS["SHADOW_AGREEMENT_BAR"],
+        minimum=settings.REVOPS["SHADOW_MIN_DECISIONS"],
+    )
+
+
+def approved_packet(automation: Automation) -> ApprovalPacket | None:
+    """The approved packet covering the automation's current version, if any."""
+    return (
+        ApprovalPacket.objects.filter(
+            automation=automation, state=PacketState.APPROVED, automation_version=automation.version
+        )
+        .order_by("-number")
+        .first()
+    )
+
+
+def test_plan(automation: Automation) -> list[Check]:
+    """Each kind of the guide's test plan: at least one case, every case run and passed."""
+    cases = list(automation.test_cases.all())
+    checks = []
+    for kind in TestKind:
+        of_kind = [c for c in cases if c.kind == kind]
+        if not of_kind:
+            checks.append(Check(kind.label, False, "no case written"))
+        elif any(c.passed is None for c in of_kind):
+            checks.append(Check(kind.label, False, "not run yet"))
+        elif not all(c.passed for c in of_kind):
+            checks.append(Check(kind.label, False, "a case failed"))
+        else:
+            checks.append(Check(kind.label, True, f"{len(of_kind)} passed"))
+    return checks
+
+
+test_plan.__test__ = False  # a function of the product, not a pytest test
+
+
+def readiness(automation: Automation) -> list[Check]:
+    """The guide's readiness checklist: computed where data proves it, ticked by a person otherwise."""
+    ticks = {t.item: t for t in automation.readiness_ticks.all()}
+    fields = list(automation.data_fields.all())
+
+    def ticked(item):
+        tick = ticks.get(item)
+        return Check(item.label, bool(tick), f"ticked by {tick.ticked_by}: {tick.note}" if tick else "not ticked yet")
+
+    untrusted = [f.qualified_name for f in fields if f.status != DataFieldStatus.TRUSTED]
+    tests = test_plan(automation)
+    return [
+        Check(
+            ReadinessItem.RULE_DOCUMENTED.label,
+            bool(automation.rule.strip() and automation.trigger.strip()),
+            "rule and trigger written in the registry" if automation.rule.strip() else "the rule is not written",
+        ),
+        Check(
+            ReadinessItem.DATA_SOURCE_TRUSTED.label,
+            bool(fields) and not untrusted,
+            (f"not trusted: {', '.join(untrusted)}" if untrusted else f"{len(fields)} trusted fields")
+            if fields
+            else "no data fields linked",
+        ),
+        Check(
+            ReadinessItem.OWNER_NAMED.label,
+            bool(automation.rule_owner_id and automation.failure_owner_id),
+            "rule and failure owner named" if automation.rule_owner_id else "no rule owner",
+        ),
+        Check(
+            ReadinessItem.EXCEPTION_PATH.label,
+            bool(automation.exception_path.strip() and automation.exception_owner_id),
+            "written, with an exception owner" if automation.exception_path.strip() else "not written",
+        ),
+        Check(
+            ReadinessItem.TEST_CASES.label,
+            all(c.met for c in tests),
+            f"{sum(c.met for c in tests)} of {len(tests)} test kinds passed",
+        ),
+        ticked(ReadinessItem.AUDIT_TRAIL),
+        ticked(ReadinessItem.USERS_UNDERSTAND),
+        ticked(ReadinessItem.REPORTING_IMPACT),
+        Check(
+            ReadinessItem.REVIEW_CADENCE.label,
+            True,
+            f"{automation.effective_review_cadence.label.lower()}",
+        ),
+    ]
+
+
+MANUAL_ITEMS = (ReadinessItem.AUDIT_TRAIL, ReadinessItem.USERS_UNDERSTAND, ReadinessItem.REPORTING_IMPACT)
+
+
+def launch_plan(automation: Automation) -> list[Check]:
+    """Where the automation stands in the guide's launch sequence and change management."""
+    checks = readiness(automation)
+    by_label = {c.label: c for c in checks}
+    ticks = {t.item for t in automation.readiness_ticks.all()}
+    moves = {m.to_status for m in automation.lifecycle_moves.all()}
+    training = [Check(step.label, step in ticks, "" if step in ticks else "not done") for step in TrainingStep]
+    status = automation.status
+    return [
+        by_label[ReadinessItem.RULE_DOCUMENTED.label],
+        Check(
+            "Confirm the data source",
+            by_label[ReadinessItem.DATA_SOURCE_TRUSTED.label].met,
+            by_label[ReadinessItem.DATA_SOURCE_TRUSTED.label].detail,
+        ),
+        Check(
+            "Test normal and edge cases",
+            by_label[ReadinessItem.TEST_CASES.label].met,
+            by_label[ReadinessItem.TEST_CASES.label].detail,
+        ),
+        Check("Run in shadow mode", S.SHADOW in moves or status == S.SHADOW, shadow_agreement(automation).explanation),
+        Check(
+            "Train users",
+            all(c.met for c in training),
+            "; ".join(f"{c.label}: {'done' if c.met else 'not done'}" for c in training),
+        ),
+        Check("Launch with monitoring", S.LIVE in moves or status == S.LIVE),
+        Check("Review after two weeks", bool(automation.last_reviewed_at and S.LIVE in moves)),
+    ]
+
+
+def gate(automation: Automation, to: str, *, by=None, reason: str | None = None) -> Gate:
+    """Every condition of one move, met or not. `by` adds who-may-move; `reason` is checked unless None
+    (a page shows the gate before anyone has written a reason)."""
+    from revops_gov.roles import can_govern
+
+    current = LifecycleStatus(automation.status)
+    to = LifecycleStatus(to)
+    result = Gate(to=to)
+    checks = result.checks
+    allowed = MOVES[current]
+    if to not in allowed:
+        if current == S.RETIRED:
+            detail = "retired is final"
+        else:
+            detail = f"from {current.label.lower()} it can move to {', '.join(s.label.lower() for s in allowed)}"
+        checks.append(Check(f"{current.label} cannot move to {to.label.lower()}", False, detail))
+        return result
+    if by is not None:
+        may = can_govern(by) or (to == S.PAUSED and automation.failure_owner_id == by.pk)
+        checks.append(
+            Check("Who may move it", may, "" if may else "only RevOps admins (and the failure owner, to pause)")
+        )
+    if to in NEEDS_REASON and reason is not None:
+        checks.append(Check("A reason is given", bool((reason or "").strip()), "say why; it is kept in the history"))
+    if to in (S.APPROVED, S.SHADOW, S.LIVE):
+        packet = approved_packet(automation)
+        checks.append(
+            Check(
+                f"An approved packet for version {automation.version}",
+                packet is not None,
+                f"packet v{packet.number}" if packet else "no packet approved for the current version",
+            )
+        )
+    if to in (S.SHADOW, S.LIVE) and current != S.PAUSED:
+        items = readiness(automation)
+        missing = [c.label for c in items if not c.met]
+        checks.append(
+            Check("Readiness checklist complete", not missing, f"missing: {', '.join(missing)}" if missing else "")
+        )
+        tests = test_plan(automation)
+        failing = [f"{c.label} ({c.detail})" for c in tests if not c.met]
+        checks.append(
+            Check("Test plan complete and passed", not failing, f"missing: {', '.join(failing)}" if failing else "")
+        )
+    if to == S.LIVE and current != S.PAUSED:
+        if automation.risk_tier == RiskTier.LOW and current == S.APPROVED:
+            checks.append(Check("Shadow period", True, "optional for low tier"))
+        else:
+            agreement = shadow_agreement(automation)
+            checks.append(Check("Shadow agreement meets the bar", agreement.meets_bar, agreement.explanation))
+    return result
+
+
+def next_moves(automation: Automation, *, by=None) -> list[Gate]:
+    return [gate(automation, to, by=by) for to in MOVES[automation.status]]

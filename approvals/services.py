@@ -1,0 +1,346 @@
+"""Every write of approvals: packets and their reviews, readiness ticks, test cases, shadow
+observations and lifecycle moves. Keyword arguments, one transaction each, who and why recorded."""
+
+from collections.abc import Iterable
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from registry import cache as registry_cache
+from registry import services as registry_services
+from registry.choices import LifecycleStatus, RiskTier
+from registry.models import Automation
+from revops_gov.errors import Conflict, Forbidden
+from revops_gov.models import User
+from revops_gov.roles import Role, can_decide
+
+from . import gates
+from .choices import PacketState, ReadinessItem, TestKind, TrainingStep, Verdict
+from .models import (
+    PACKET_SECTIONS,
+    ApprovalPacket,
+    LifecycleMove,
+    PacketReview,
+    ReadinessTick,
+    ShadowObservation,
+    TestCase,
+)
+
+REQUIRED_APPROVALS = {RiskTier.LOW: 1, RiskTier.MEDIUM: 1, RiskTier.HIGH: 2}
+OPEN_STATES = (PacketState.DRAFT, PacketState.SUBMITTED)
+
+
+def required_approvals(automation: Automation) -> int:
+    return REQUIRED_APPROVALS[automation.risk_tier]
+
+
+def _lock(automation: Automation) -> Automation:
+    return Automation.objects.select_for_update().get(pk=automation.pk)
+
+
+def _save(obj, *, by, reason: str) -> None:
+    obj._history_user = by
+    obj._change_reason = reason
+    obj.full_clean()
+    obj.save()
+
+
+def _prefill(automation: Automation) -> dict:
+    """A new packet starts from what the registry already says."""
+    owner = automation.rule_owner
+    return {
+        "trigger": automation.trigger,
+        "rule": automation.rule,
+        "owner": owner.get_full_name() or owner.username if owner else "",
+        "exception_path": automation.exception_path,
+        "audit_trail": automation.override_log_location,
+    }
+
+
+# --- Packets ----------------------------------------------------------------------------------
+@transaction.atomic
+def packet_create_draft(*, automation: Automation, by: User | None) -> ApprovalPacket:
+    """The automation's open draft, created (prefilled from the latest packet or the registry card)
+    when there is none. Idempotent: backlog promotion may call it any number of times."""
+    automation = _lock(automation)
+    draft = ApprovalPacket.objects.filter(automation=automation, state=PacketState.DRAFT).first()
+    if draft:
+        return draft
+    latest = ApprovalPacket.objects.filter(automation=automation).order_by("-number").first()
+    if latest:
+        fields = {name: getattr(latest, name) for name in PACKET_SECTIONS}
+    else:
+        fields = _prefill(automation)
+    number = (latest.number if latest else 0) + 1
+    packet = ApprovalPacket(automation=automation, number=number, created_by=by, **fields)
+    _save(packet, by=by, reason=f"Draft packet v{number} started")
+    return packet
+
+
+@transaction.atomic
+def packet_update(*, packet: ApprovalPacket, by: User, **sections) -> ApprovalPacket:
+    """Edit a packet's sections. A submitted (or decided) packet is never edited: the edit goes into
+    a new draft version and the old version is superseded, so pending approvals of it no longer
+    count."""
+    unknown = set(sections) - set(PACKET_SECTIONS)
+    if unknown:
+        raise TypeError(f"Unknown packet sections: {', '.join(sorted(unknown))}")
+    _lock(packet.automation)
+    packet = ApprovalPacket.objects.select_for_update().get(pk=packet.pk)
+    if packet.state != PacketState.DRAFT:
+        if packet.state == PacketState.SUBMITTED:
+            packet.state = PacketState.SUPERSEDED
+            _save(packet, by=by, reason="Edited after submission: replaced by a new draft; pending approvals void")
+        packet = packet_create_draft(automation=packet.automation, by=by)
+    for name, value in sections.items():
+        setattr(packet, name, value)
+    _save(packet, by=by, reason="Packet edited")
+    return packet
+
+
+@transaction.atomic
+def packet_submit(*, packet: ApprovalPacket, by: User) -> ApprovalPacket:
+    """Freeze the draft for the automation's current registry version and ask for approval."""
+    automation = _lock(packet.automation)
+    packet = ApprovalPacket.objects.select_for_update().get(pk=packet.pk)
+    if packet.state != PacketState.DRAFT:
+        raise Conflict(f"Packet v{packet.number} is {packet.get_state_display().lower()}; only a draft is submitted.")
+    empty = {
+        name: "This section is required before submitting."
+        for name in PACKET_SECTIONS
+        if not (getattr(packet, f"{name}_id") if name == "rollback_runner" else getattr(packet, name).strip())
+    }
+    if empty:
+        raise ValidationError(empty)
+    ApprovalPacket.objects.filter(automation=automation, state=PacketState.SUBMITTED).update(
+        state=PacketState.SUPERSEDED
+    )
+    packet.state = PacketState.SUBMITTED
+    packet.automation_version = automation.version
+    packet.submitted_by = by
+    packet.submitted_at = timezone.now()
+    _save(packet, by=by, reason=f"Submitted for approval (registry version {automation.version})")
+    registry_cache.invalidate([automation.key])
+    return packet
+
+
+def review_refusals(*, packet: ApprovalPacket, by: User) -> list[str]:
+    """Every reason `by` may not review this packet now (empty: they may)."""
+    automation = packet.automation
+    reasons = []
+    if not can_decide(by):
+        reasons.append("Only managers and RevOps admins approve packets.")
+    if packet.state != PacketState.SUBMITTED:
+        reasons.append(f"Packet v{packet.number} is {packet.get_state_display().lower()}, not waiting for review.")
+    elif packet.is_stale:
+        reasons.append(
+            f"The registry record changed after submission (version {packet.automation_version} → "
+            f"{automation.version}): the packet must be resubmitted for what the automation now is."
+        )
+    self_ok = automation.risk_tier == RiskTier.LOW and settings.REVOPS["LOW_TIER_SELF_APPROVAL"]
+    if not self_ok:
+        if packet.submitted_by_id == by.pk:
+            reasons.append("You submitted this packet: someone else must approve it.")
+        if automation.rule_owner_id == by.pk:
+            reasons.append("You own the rule: someone else must approve it.")
+    if automation.risk_tier == RiskTier.MEDIUM and not _is_manager(by):
+        # Medium tier needs the business side's eye, not RevOps alone.
+        reasons.append("Medium-tier packets are approved by a manager.")
+    if any(r.reviewer_id == by.pk for r in packet.reviews.all()):
+        reasons.append("You have already reviewed this packet version.")
+    return reasons
+
+
+def _is_manager(user: User) -> bool:
+    return user.is_superuser or user.groups.filter(name=Role.MANAGER.label).exists()
+
+
+@transaction.atomic
+def packet_review(*, packet: ApprovalPacket, by: User, verdict: str, comment: str = "") -> PacketReview:
+    """Approve, request changes or reject one packet version. Recorded once, never edited. Enough
+    distinct approvals for the tier approve the packet; any rejection or change request decides it."""
+    _lock(packet.automation)
+    packet = ApprovalPacket.objects.select_for_update().select_related("automation").get(pk=packet.pk)
+    verdict = Verdict(verdict)
+    comment = (comment or "").strip()
+    if verdict != Verdict.APPROVE and not comment:
+        raise ValidationError({"comment": "Say what must change, or why it is rejected; the submitter needs it."})
+    refusals = review_refusals(packet=packet, by=by)
+    if refusals:
+        raise Forbidden(" ".join(refusals), {"reasons": refusals})
+    try:
+        with transaction.atomic():
+            review = PacketReview.objects.create(packet=packet, reviewer=by, verdict=verdict, comment=comment)
+    except IntegrityError as exc:
+        raise Conflict("You have already reviewed this packet version.") from exc
+    automation = packet.automation
+    if verdict == Verdict.APPROVE:
+        approvals = packet.reviews.filter(verdict=Verdict.APPROVE).count()
+        needed = required_approvals(automation)
+        if approvals >= needed:
+            packet.state = PacketState.APPROVED
+            packet.decided_at = timezone.now()
+            _save(packet, by=by, reason=f"Approved ({approvals} of {needed} approvals)")
+    else:
+        packet.state = PacketState(verdict.value if verdict == Verdict.CHANGES_REQUESTED else PacketState.REJECTED)
+        packet.decided_at = timezone.now()
+        _save(packet, by=by, reason=f"{verdict.label}: {comment}")
+    registry_cache.invalidate([automation.key])
+    return review
+
+
+# --- Readiness and the test plan --------------------------------------------------------------
+TICKABLE = {*gates.MANUAL_ITEMS, *TrainingStep}
+
+
+@transaction.atomic
+def readiness_tick(*, automation: Automation, item: str, note: str, by: User) -> ReadinessTick:
+    """A person confirms an item data cannot prove, with a note of what proves it."""
+    if item not in {str(i) for i in TICKABLE}:
+        raise ValidationError({"item": "This item is computed from the registry; it cannot be ticked by hand."})
+    note = (note or "").strip()
+    if not note:
+        raise ValidationError({"note": "Say what proves it (a link, a date, who was trained)."})
+    tick = ReadinessTick.objects.filter(automation=automation, item=item).first() or ReadinessTick(
+        automation=automation, item=item
+    )
+    tick.note = note
+    tick.ticked_by = by
+    _save(tick, by=by, reason=f"Ticked: {note}")
+    registry_cache.invalidate([automation.key])
+    return tick
+
+
+@transaction.atomic
+def test_case_save(
+    *,
+    automation: Automation,
+    by: User,
+    kind: str,
+    description: str,
+    expected: str,
+    actual: str = "",
+    passed: bool | None = None,
+    case: TestCase | None = None,
+) -> TestCase:
+    """Write or update one case of the test plan. A pass or fail needs the actual result."""
+    if case is not None and case.automation_id != automation.pk:
+        raise ValidationError({"case": "This case belongs to another automation."})
+    if kind not in TestKind.values:
+        raise ValidationError({"kind": f"Choose one of: {', '.join(TestKind.values)}."})
+    if passed is not None and not (actual or "").strip():
+        raise ValidationError({"actual": "Write the actual result before marking the case passed or failed."})
+    case = case or TestCase(automation=automation)
+    case.kind, case.description, case.expected = kind, description, expected
+    case.actual, case.passed, case.recorded_by = actual, passed, by
+    _save(case, by=by, reason="Test case recorded")
+    registry_cache.invalidate([automation.key])
+    return case
+
+
+test_case_save.__test__ = False
+
+
+# --- Shadow mode ------------------------------------------------------------------------------
+@transaction.atomic
+def shadow_observations_record(*, automation: Automation, observations: Iterable[dict], by: User | None) -> int:
+    """Record shadow runs: {event_id, automation_action, human_action, agreed, observed_at} each.
+    Idempotent on (automation, event_id): the same event twice is stored once. Returns how many
+    were new."""
+    rows = []
+    errors = {}
+    for index, obs in enumerate(observations):
+        observed_at = obs.get("observed_at")
+        if isinstance(observed_at, str):
+            observed_at = parse_datetime(observed_at)
+        missing = [
+            name
+            for name, value in (
+                ("event_id", obs.get("event_id")),
+                ("automation_action", obs.get("automation_action")),
+                ("human_action", obs.get("human_action")),
+                ("observed_at", observed_at),
+            )
+            if not value
+        ]
+        if not isinstance(obs.get("agreed"), bool):
+            missing.append("agreed")
+        if missing:
+            errors[f"observations[{index}]"] = f"Missing or invalid: {', '.join(missing)}."
+            continue
+        rows.append(
+            ShadowObservation(
+                automation=automation,
+                automation_version=automation.version,
+                event_id=str(obs["event_id"])[:200],
+                automation_action=obs["automation_action"],
+                human_action=obs["human_action"],
+                agreed=obs["agreed"],
+                observed_at=observed_at,
+                recorded_by=by,
+            )
+        )
+    if errors:
+        raise ValidationError(errors)
+    before = ShadowObservation.objects.filter(automation=automation).count()
+    ShadowObservation.objects.bulk_create(rows, ignore_conflicts=True)
+    created = ShadowObservation.objects.filter(automation=automation).count() - before
+    if created:
+        registry_cache.invalidate([automation.key])
+    return created
+
+
+# --- The lifecycle ----------------------------------------------------------------------------
+class TransitionRefused(Conflict):
+    pass
+
+
+@transaction.atomic
+def transition(*, automation: Automation, to: str, by: User | None, reason: str) -> Automation:
+    """Move the automation's lifecycle status, if its gate allows; refused with every unmet reason."""
+    automation = _lock(automation)
+    if to not in LifecycleStatus.values:
+        raise ValidationError({"to": f"Choose one of: {', '.join(LifecycleStatus.values)}."})
+    reason = (reason or "").strip()
+    result = gates.gate(automation, to, by=by, reason=reason)
+    if not result.open:
+        raise TransitionRefused(
+            f"{automation.name} cannot move to {result.label.lower()}: " + "; ".join(result.unmet),
+            {"reasons": result.unmet, "from": automation.status, "to": to},
+        )
+    old = LifecycleStatus(automation.status)
+    to = LifecycleStatus(to)
+    why = reason or f"Moved to {to.label.lower()}"
+    LifecycleMove.objects.create(
+        automation=automation,
+        from_status=old,
+        to_status=to,
+        automation_version=automation.version,
+        by=by,
+        reason=why,
+    )
+    automation = registry_services.automation_status_set(
+        automation=automation, status=to, by=by, reason=f"{old.label} → {to.label}: {why}"
+    )
+    registry_cache.invalidate([automation.key])
+    return automation
+
+
+def readiness_items_tickable() -> list[tuple[str, str]]:
+    return [(str(i), i.label) for i in gates.MANUAL_ITEMS] + [(str(s), s.label) for s in TrainingStep]
+
+
+__all__ = [
+    "ReadinessItem",
+    "packet_create_draft",
+    "packet_review",
+    "packet_submit",
+    "packet_update",
+    "readiness_tick",
+    "shadow_observations_record",
+    "test_case_save",
+    "transition",
+]

@@ -1,0 +1,248 @@
+"""The approvals pages: the lifecycle panel on the automation page, packets and their review, the
+readiness checklist with the launch and test plans, and the "waiting for me" queue."""
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.http import Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views import View
+
+from registry.models import Automation
+from registry.selectors import automation_get
+from revops_gov.errors import ApplicationError
+from revops_gov.roles import RoleRequiredMixin, can_decide, can_govern
+
+from . import gates, selectors, services
+from .forms import PacketForm, ReviewForm, TestCaseForm, TickForm, TransitionForm
+from .models import ApprovalPacket, TestCase
+
+
+def _automation_or_404(key: str) -> Automation:
+    try:
+        return automation_get(key=key)
+    except Automation.DoesNotExist as exc:
+        raise Http404(f"No automation with key {key}") from exc
+
+
+def _packet_or_404(automation, number) -> ApprovalPacket:
+    try:
+        return selectors.packet_get(automation=automation, number=number)
+    except ApprovalPacket.DoesNotExist as exc:
+        raise Http404(f"No packet v{number}") from exc
+
+
+def _error_text(exc) -> str:
+    if isinstance(exc, ValidationError):
+        return " ".join(m for ms in getattr(exc, "message_dict", {"": exc.messages}).values() for m in ms)
+    return exc.message
+
+
+def lifecycle_panel(request, automation) -> dict:
+    """The automation page's lifecycle panel: status, next moves with their gates, the history."""
+    packets = list(automation.packets.order_by("-number")[:1])
+    return {
+        "automation": automation,
+        "moves": gates.next_moves(automation, by=request.user),
+        "may_move": can_govern(request.user) or automation.failure_owner_id == request.user.pk,
+        "history": list(automation.lifecycle_moves.select_related("by")[:20]),
+        "agreement": gates.shadow_agreement(automation),
+        "packet": packets[0] if packets else None,
+        "approved": gates.approved_packet(automation),
+        "can_govern": can_govern(request.user),
+    }
+
+
+class TransitionView(RoleRequiredMixin, View):
+    """Anyone who reads may ask; the gate decides (admins, and the failure owner to pause)."""
+
+    required = "read"
+
+    def post(self, request, key):
+        automation = _automation_or_404(key)
+        form = TransitionForm(request.POST)
+        if not form.is_valid():
+            messages.error(request, "Choose the move.")
+            return redirect(automation)
+        try:
+            automation = services.transition(
+                automation=automation, to=form.cleaned_data["to"], by=request.user, reason=form.cleaned_data["reason"]
+            )
+        except (ApplicationError, ValidationError) as exc:
+            messages.error(request, _error_text(exc))
+        else:
+            messages.success(request, f"{automation.name} is now {automation.get_status_display().lower()}.")
+        return redirect(automation)
+
+
+class PacketEditView(RoleRequiredMixin, View):
+    """Edit the open draft; after submission an edit starts a new version (pending approvals void)."""
+
+    required = "govern"
+
+    def _packet(self, automation):
+        return automation.packets.order_by("-number").first()
+
+    def get(self, request, key):
+        automation = _automation_or_404(key)
+        packet = self._packet(automation)
+        if packet is None:
+            packet = ApprovalPacket(automation=automation, number=1, **services._prefill(automation))
+        return render(
+            request,
+            "approvals/packet_form.html",
+            {"automation": automation, "packet": packet, "form": PacketForm(instance=packet)},
+        )
+
+    def post(self, request, key):
+        automation = _automation_or_404(key)
+        packet = self._packet(automation)
+        form = PacketForm(request.POST)
+        if form.is_valid():
+            if packet is None:
+                packet = services.packet_create_draft(automation=automation, by=request.user)
+            try:
+                packet = services.packet_update(packet=packet, by=request.user, **form.cleaned_data)
+            except ValidationError as exc:
+                form.add_service_error(exc)
+            else:
+                messages.success(request, f"Packet v{packet.number} saved as a draft.")
+                return redirect(packet)
+        return render(
+            request,
+            "approvals/packet_form.html",
+            {"automation": automation, "packet": packet, "form": form},
+            status=400,
+        )
+
+
+class PacketDetailView(RoleRequiredMixin, View):
+    required = "read"
+
+    def get(self, request, key, number):
+        automation = _automation_or_404(key)
+        packet = _packet_or_404(automation, number)
+        refusals = services.review_refusals(packet=packet, by=request.user) if can_decide(request.user) else []
+        context = {
+            "automation": automation,
+            "packet": packet,
+            "diff": selectors.packet_diff(packet),
+            "reviews": list(packet.reviews.all()),
+            "required": services.required_approvals(automation),
+            "approvals": sum(1 for r in packet.reviews.all() if r.verdict == "approve"),
+            "refusals": refusals,
+            "review_form": ReviewForm() if not refusals and can_decide(request.user) else None,
+            "can_govern": can_govern(request.user),
+            "tab": "approvals",
+        }
+        return render(request, "approvals/packet_detail.html", context)
+
+
+class PacketSubmitView(RoleRequiredMixin, View):
+    required = "govern"
+
+    def post(self, request, key, number):
+        automation = _automation_or_404(key)
+        packet = _packet_or_404(automation, number)
+        try:
+            services.packet_submit(packet=packet, by=request.user)
+        except (ApplicationError, ValidationError) as exc:
+            messages.error(request, f"Not submitted: {_error_text(exc)}")
+        else:
+            messages.success(request, f"Packet v{packet.number} is submitted; approvers see it in their queue.")
+        return redirect(packet)
+
+
+class PacketReviewView(RoleRequiredMixin, View):
+    required = "decide"
+
+    def post(self, request, key, number):
+        automation = _automation_or_404(key)
+        packet = _packet_or_404(automation, number)
+        form = ReviewForm(request.POST)
+        if not form.is_valid():
+            messages.error(request, "Choose approve, request changes or reject.")
+            return redirect(packet)
+        try:
+            services.packet_review(packet=packet, by=request.user, **form.cleaned_data)
+        except (ApplicationError, ValidationError) as exc:
+            messages.error(request, _error_text(exc))
+        else:
+            messages.success(request, "Your review is recorded.")
+        return redirect(packet)
+
+
+class ReadinessView(RoleRequiredMixin, View):
+    required = "read"
+
+    def get(self, request, key):
+        automation = _automation_or_404(key)
+        automation = (
+            Automation.objects.prefetch_related(
+                "data_fields", "readiness_ticks__ticked_by", "test_cases", "lifecycle_moves"
+            )
+            .select_related("rule_owner")
+            .get(pk=automation.pk)
+        )
+        context = {
+            "automation": automation,
+            "readiness": gates.readiness(automation),
+            "launch_plan": gates.launch_plan(automation),
+            "test_plan": gates.test_plan(automation),
+            "cases": list(automation.test_cases.all()),
+            "tickable": services.readiness_items_tickable(),
+            "ticks": {t.item: t for t in automation.readiness_ticks.all()},
+            "case_form": TestCaseForm(),
+            "can_govern": can_govern(request.user),
+            "tab": "readiness",
+        }
+        return render(request, "approvals/readiness.html", context)
+
+
+class TickView(RoleRequiredMixin, View):
+    required = "govern"
+
+    def post(self, request, key):
+        automation = _automation_or_404(key)
+        form = TickForm(request.POST)
+        if form.is_valid():
+            try:
+                services.readiness_tick(automation=automation, by=request.user, **form.cleaned_data)
+            except ValidationError as exc:
+                messages.error(request, _error_text(exc))
+            else:
+                messages.success(request, "Ticked.")
+        else:
+            messages.error(request, "Say what proves it.")
+        return redirect("approvals:readiness", key=key)
+
+
+class TestCaseView(RoleRequiredMixin, View):
+    __test__ = False
+    required = "govern"
+
+    def post(self, request, key):
+        automation = _automation_or_404(key)
+        form = TestCaseForm(request.POST)
+        if form.is_valid():
+            data = dict(form.cleaned_data)
+            case_id = data.pop("case")
+            case = get_object_or_404(TestCase, pk=case_id, automation=automation) if case_id else None
+            try:
+                services.test_case_save(automation=automation, by=request.user, case=case, **data)
+            except ValidationError as exc:
+                messages.error(request, _error_text(exc))
+            else:
+                messages.success(request, "Test case saved.")
+        else:
+            messages.error(
+                request, "Fill in the case: " + "; ".join(f"{k}: {' '.join(v)}" for k, v in form.errors.items())
+            )
+        return redirect("approvals:readiness", key=key)
+
+
+class WaitingView(RoleRequiredMixin, View):
+    required = "decide"
+
+    def get(self, request):
+        packets = list(selectors.waiting_for(request.user))
+        return render(request, "approvals/waiting.html", {"packets": packets})

@@ -1,0 +1,69 @@
+import factory
+
+from approvals.choices import PacketState, ReadinessItem, TestKind, TrainingStep
+from approvals.models import ApprovalPacket, ReadinessTick, TestCase
+from tests.factories import UserFactory
+
+
+class PacketFactory(factory.django.DjangoModelFactory):
+    """A complete draft packet; `approved_packet()` gives one that covers the current version."""
+
+    class Meta:
+        model = ApprovalPacket
+
+    automation = factory.SubFactory("tests.registry.factories.AutomationFactory")
+    number = factory.Sequence(lambda n: n + 1)
+    workflow_step = "Lead assignment after a web form."
+    trigger = factory.LazyAttribute(lambda p: p.automation.trigger)
+    rule = factory.LazyAttribute(lambda p: p.automation.rule)
+    owner = "Sales operations"
+    exception_path = "Unroutable leads go to the RevOps queue."
+    audit_trail = "Lead history and the routing log."
+    rollback_steps = "1. Deactivate the flow. 2. Reassign from the log."
+    rollback_runner = factory.SubFactory(UserFactory)
+    created_by = factory.SelfAttribute("rollback_runner")
+
+
+def approved_packet(automation, **kwargs) -> ApprovalPacket:
+    """An approved packet for the automation's current version (what live and shadow need)."""
+    return PacketFactory(
+        automation=automation, state=PacketState.APPROVED, automation_version=automation.version, **kwargs
+    )
+
+
+class TestCaseFactory(factory.django.DjangoModelFactory):
+    __test__ = False
+
+    class Meta:
+        model = TestCase
+
+    automation = factory.SubFactory("tests.registry.factories.AutomationFactory")
+    kind = TestKind.COMMON
+    description = "A strategic account lead from the web form."
+    expected = "Routed to the named account owner."
+    actual = "Routed to the named account owner."
+    passed = True
+    recorded_by = factory.SubFactory(UserFactory)
+
+
+def make_ready(automation, by) -> None:
+    """Everything the shadow gate asks besides the packet: a passed test plan, a trusted field,
+    an exception path and every ticked item and training step."""
+    from registry import services as registry_services
+    from tests.registry.factories import DataFieldFactory
+
+    if not automation.exception_path:
+        registry_services.automation_update(
+            automation=automation, by=by, reason="Documented", exception_path="Unroutable leads go to the RevOps queue."
+        )
+    if not automation.data_fields.exists():
+        automation.data_fields.add(DataFieldFactory())
+    for kind in TestKind:
+        TestCaseFactory(automation=automation, kind=kind, recorded_by=by)
+    for item in (
+        ReadinessItem.AUDIT_TRAIL,
+        ReadinessItem.USERS_UNDERSTAND,
+        ReadinessItem.REPORTING_IMPACT,
+        *TrainingStep,
+    ):
+        ReadinessTick.objects.create(automation=automation, item=item, note="Done in the launch meeting", ticked_by=by)
