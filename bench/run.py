@@ -13,7 +13,7 @@ from pathlib import Path
 BENCHES = (
     "bench.registry",
     # "bench.backlog",
-    # "bench.approvals",
+    "bench.approvals",
     # "bench.decisions",
     # "bench.health",
     # "bench.review",
