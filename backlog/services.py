@@ -180,7 +180,7 @@ def _validate(candidate: Candidate, data_fields: list[DataField] | None) -> None
 def _rescore_one(candidate: Candidate, by: User | None) -> None:
     if all(candidate.factors.values()):
         model = _scoring_model_for_write(by)
-        candidate.score = compute_score(candidate.factors, model.weights).total
+        candidate.score = compute_score(candidate.factors, model.weights).total.quantize(Decimal("0.01"))
         candidate.scoring_model = model
     else:
         candidate.score = None

@@ -113,7 +113,7 @@ answers = st.sampled_from(["yes", "partly", "no", ""])
 
 @given(
     judgment=st.fixed_dictionaries({name: st.booleans() for name in JUDGMENT_FLAG_FIELDS}),
-    answers=st.fixed_dictionaries({name: answers for name in QUESTION_FIELDS}),
+    answers=st.fixed_dictionaries(dict.fromkeys(QUESTION_FIELDS, answers)),
     untrusted=st.lists(st.tuples(st.sampled_from(["Lead.A", "Account.B"]), st.sampled_from(["Unstable"])), max_size=2),
     override=st.sampled_from(["", "checked by hand"]),
     owner=st.booleans(),
@@ -199,7 +199,7 @@ def test_no_score_until_all_seven_factors_are_scored():
 
 
 one_to_five = st.integers(min_value=1, max_value=5)
-factor_values = st.fixed_dictionaries({name: one_to_five for name in FACTOR_NAMES})
+factor_values = st.fixed_dictionaries(dict.fromkeys(FACTOR_NAMES, one_to_five))
 weights = st.fixed_dictionaries(
     {name: st.decimals(min_value=0, max_value=10, places=2, allow_nan=False) for name in FACTOR_NAMES}
 )
