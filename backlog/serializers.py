@@ -5,7 +5,7 @@ from rest_framework import serializers
 
 from registry.serializers import DataFieldNameField, DataFieldRefSerializer, PersonField
 
-from .choices import Group
+from .choices import Answer, Group
 from .models import Candidate, ScoringModel
 from .rules import FACTOR_FIELDS, FACTOR_NAMES, JUDGMENT_FLAG_FIELDS
 from .services import MATRIX_FIELDS, REQUEST_FIELDS
@@ -46,6 +46,11 @@ class CandidateOutputSerializer(serializers.ModelSerializer):
     flags = serializers.SerializerMethodField()
     automation = serializers.SlugRelatedField(slug_field="key", read_only=True, allow_null=True)
     url = serializers.HyperlinkedIdentityField(view_name="api:candidate-detail")
+    # "" is "not answered yet".
+    rule_clear = serializers.ChoiceField(choices=Answer.choices, allow_blank=True, read_only=True)
+    data_reliable = serializers.ChoiceField(choices=Answer.choices, allow_blank=True, read_only=True)
+    exception_known = serializers.ChoiceField(choices=Answer.choices, allow_blank=True, read_only=True)
+    value_measurable = serializers.ChoiceField(choices=Answer.choices, allow_blank=True, read_only=True)
 
     class Meta:
         model = Candidate
