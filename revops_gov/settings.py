@@ -290,6 +290,8 @@ REVOPS |= {
     # Cards per board column (the CSV export and the API list have them all).
     "BACKLOG_BOARD_COLUMN_SIZE": env.int("REVOPS_BACKLOG_BOARD_COLUMN_SIZE", default=25),
 }
+# The four decision-matrix questions share one answer set: one name in the OpenAPI schema.
+SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"] |= {"MatrixAnswerEnum": "backlog.choices.Answer"}
 
 # approvals (lifecycle, packets, the permit check):
 REVOPS |= {}
