@@ -12,7 +12,7 @@ from pathlib import Path
 
 BENCHES = (
     "bench.registry",
-    # "bench.backlog",
+    "bench.backlog",
     "bench.approvals",
     # "bench.decisions",
     # "bench.health",

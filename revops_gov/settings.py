@@ -284,7 +284,14 @@ REVOPS = {
 # Each app adds its settings in its own block below, so apps never edit the same lines.
 
 # backlog:
-REVOPS |= {}
+REVOPS |= {
+    # Risk reduction (revenue at risk per year) from which a low-volume candidate is not "avoid".
+    "BACKLOG_MATERIAL_RISK_REDUCTION": env.int("REVOPS_BACKLOG_MATERIAL_RISK_REDUCTION", default=50_000),
+    # Cards per board column (the CSV export and the API list have them all).
+    "BACKLOG_BOARD_COLUMN_SIZE": env.int("REVOPS_BACKLOG_BOARD_COLUMN_SIZE", default=25),
+}
+# The four decision-matrix questions share one answer set: one name in the OpenAPI schema.
+SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"] |= {"MatrixAnswerEnum": "backlog.choices.Answer"}
 
 # approvals (lifecycle, packets, the permit check):
 REVOPS |= {

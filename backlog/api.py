@@ -1,0 +1,148 @@
+"""The backlog's REST API: /api/v1/candidates/ (+ /promote/) and /api/v1/scoring-models/.
+
+Anyone with a role may request a candidate and read the backlog; admins score, triage and promote;
+integration tokens read the candidates of their own system only."""
+
+from django_filters.rest_framework import DjangoFilterBackend
+from drf_spectacular.utils import extend_schema, extend_schema_view
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.permissions import BasePermission
+from rest_framework.response import Response
+
+from revops_gov.api import token_system
+from revops_gov.roles import ReadOrGovern, can_govern, can_read, is_integration
+
+from . import selectors, services
+from .filters import CandidateFilter
+from .models import ScoringModel
+from .serializers import (
+    CandidateInputSerializer,
+    CandidateOutputSerializer,
+    CandidatePatchSerializer,
+    PromoteOutputSerializer,
+    ScoringModelSerializer,
+)
+
+
+class ApiCandidateFilter(CandidateFilter):
+    default_open = False  # the API lists every status unless filtered
+
+
+class CandidatePermission(BasePermission):
+    """Read: the read capability (integrations: read only). Request (POST): anyone with a role.
+    Change and promote: govern."""
+
+    message = "Your role does not allow this."
+
+    def has_permission(self, request, view):
+        user = request.user
+        if not (user and user.is_authenticated):
+            return False
+        if is_integration(user):
+            return request.method in ("GET", "HEAD", "OPTIONS")
+        if request.method in ("GET", "HEAD", "OPTIONS") or view.action == "create":
+            return can_read(user)
+        return can_govern(user)
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="List backlog candidates",
+        description="Sorted by score (ties by expected value). Every status unless `status` is given.",
+    ),
+    retrieve=extend_schema(summary="Read one candidate, with its group, flags and score arithmetic"),
+    create=extend_schema(
+        summary="Request an automation (anyone with a role)",
+        request=CandidateInputSerializer,
+        responses={201: CandidateOutputSerializer},
+    ),
+    partial_update=extend_schema(
+        summary="Triage and score a candidate (admins, with change_reason)",
+        request=CandidatePatchSerializer,
+        responses=CandidateOutputSerializer,
+    ),
+)
+class CandidateViewSet(
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin, viewsets.GenericViewSet
+):
+    permission_classes = [CandidatePermission]
+    filter_backends = [DjangoFilterBackend]
+    filterset_class = ApiCandidateFilter
+    serializer_class = CandidateOutputSerializer
+    http_method_names = ["get", "post", "patch", "head", "options"]
+
+    def get_queryset(self):
+        return selectors.candidate_queryset(system=token_system(self.request)).select_related("automation")
+
+    def filter_queryset(self, queryset):
+        return super().filter_queryset(queryset) if self.action == "list" else queryset
+
+    def _read_back(self, pk):
+        return CandidateOutputSerializer(self.get_queryset().get(pk=pk), context=self.get_serializer_context()).data
+
+    def create(self, request, *args, **kwargs):
+        serializer = CandidateInputSerializer(data=request.data, context=self.get_serializer_context())
+        serializer.is_valid(raise_exception=True)
+        data = dict(serializer.validated_data)
+        candidate = services.candidate_request(
+            by=request.user, data_fields=data.pop("data_fields", []), reason="Requested through the API", **data
+        )
+        return Response(self._read_back(candidate.pk), status=status.HTTP_201_CREATED)
+
+    def partial_update(self, request, *args, **kwargs):
+        candidate = self.get_object()
+        serializer = CandidatePatchSerializer(candidate, data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        data = dict(serializer.validated_data)
+        reason = data.pop("change_reason", "")
+        services.candidate_update(
+            candidate=candidate, by=request.user, reason=reason, data_fields=data.pop("data_fields", None), **data
+        )
+        return Response(self._read_back(candidate.pk))
+
+    @extend_schema(
+        summary="Promote a ready candidate into the registry (admins; idempotent)",
+        description="Creates a proposed automation and its draft approval packet. Promoting again returns "
+        "the same automation. A candidate that is not ready is refused with the reasons in `extra.reasons`.",
+        request=None,
+        responses={200: PromoteOutputSerializer, 201: PromoteOutputSerializer},
+    )
+    @action(detail=True, methods=["post"])
+    def promote(self, request, pk=None):
+        candidate = self.get_object()
+        already = candidate.automation_id is not None
+        automation = services.candidate_promote(candidate=candidate, by=request.user)
+        body = {
+            "automation": automation.key,
+            "url": request.build_absolute_uri(f"/api/v1/automations/{automation.key}/"),
+            "candidate": candidate.pk,
+        }
+        return Response(body, status=status.HTTP_200_OK if already else status.HTTP_201_CREATED)
+
+
+@extend_schema_view(
+    list=extend_schema(summary="List scoring model versions, newest first"),
+    retrieve=extend_schema(summary="Read one scoring model version"),
+    create=extend_schema(
+        summary="Publish new weights (admins): a new version, and every open candidate re-scored",
+        responses={201: ScoringModelSerializer},
+    ),
+)
+class ScoringModelViewSet(
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin, viewsets.GenericViewSet
+):
+    permission_classes = [ReadOrGovern]
+    serializer_class = ScoringModelSerializer
+    integration_access = "read"
+    queryset = ScoringModel.objects.select_related("created_by").order_by("-version")
+
+    def create(self, request, *args, **kwargs):
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = dict(serializer.validated_data)
+        reason = data.pop("reason")
+        model = services.scoring_model_publish(
+            by=request.user, reason=reason, weights={k.removeprefix("weight_"): v for k, v in data.items()}
+        )
+        return Response(self.get_serializer(model).data, status=status.HTTP_201_CREATED)
