@@ -8,6 +8,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
+from approvals import services as approvals_services
 from registry import services as registry_services
 from registry.models import Automation, DataField
 from revops_gov.errors import ApplicationError, Forbidden
@@ -329,15 +330,6 @@ def _unique_key(title: str) -> str:
     return key
 
 
-def _draft_packet_for(automation: Automation, by: User) -> None:
-    """Create the empty draft approval packet of a promoted automation.
-
-    # WIRE: approvals.services.packet_create_draft
-    The approvals app is built in parallel; after merging, this becomes
-    `approvals.services.packet_create_draft(automation=automation, by=by)`. Until then, no-op."""
-    return
-
-
 @transaction.atomic
 def candidate_promote(*, candidate: Candidate, by: User) -> Automation:
     """Create the registry automation (status proposed) from a ready candidate, link both ways
@@ -373,5 +365,5 @@ def candidate_promote(*, candidate: Candidate, by: User) -> Automation:
     candidate.promoted_at = timezone.now()
     candidate.promoted_by = by
     _save(candidate, by=by, reason=f"Promoted to the registry as {automation.key}", data_fields=None)
-    _draft_packet_for(automation, by)
+    approvals_services.packet_create_draft(automation=automation, by=by)
     return automation

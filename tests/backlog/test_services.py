@@ -6,6 +6,8 @@ import pytest
 import time_machine
 from django.core.exceptions import ValidationError
 
+from approvals.choices import PacketState
+from approvals.models import ApprovalPacket
 from backlog import services
 from backlog.models import Candidate, ScoringModel
 from backlog.rules import DEFAULT_WEIGHTS, FACTOR_NAMES, compute_score
@@ -248,10 +250,9 @@ def test_promotion_picks_a_free_key(admin):
     assert (first.key, second.key) == ("lead-routing", "lead-routing-2")
 
 
-def test_promotion_calls_the_draft_packet_hook_once(admin, monkeypatch):
-    calls = []
-    monkeypatch.setattr(services, "_draft_packet_for", lambda automation, by: calls.append((automation.key, by)))
+def test_promotion_opens_one_draft_approval_packet(admin):
     candidate = triage(CandidateFactory(title="Renewal tasks"), admin)
+    automation = services.candidate_promote(candidate=candidate, by=admin)
     services.candidate_promote(candidate=candidate, by=admin)
-    services.candidate_promote(candidate=candidate, by=admin)
-    assert calls == [("renewal-tasks", admin)]
+    packets = list(ApprovalPacket.objects.filter(automation=automation))
+    assert [(packet.state, packet.number, packet.created_by) for packet in packets] == [(PacketState.DRAFT, 1, admin)]
