@@ -51,14 +51,49 @@ _COLUMNS = [name for name in PARSERS if name != "automation"] + [
 _CHUNK = 500  # rows per INSERT: stays under SQLite's bound-parameter limit
 
 
+_PG_TYPES = {
+    "DateTimeField": "timestamptz",
+    "CharField": "text",
+    "TextField": "text",
+    "PositiveIntegerField": "integer",
+    "BooleanField": "boolean",
+    "JSONField": "text",
+    "ForeignKey": "bigint",
+}
+
+
+def _insert_returning_postgresql(rows: list[dict]) -> set[tuple[int, str]]:
+    """PostgreSQL: one array parameter per column, unnested into rows server-side (a statement
+    with a placeholder per value is slow to build and parse at 1,000 rows)."""
+    meta = RunEvent._meta
+    types = [
+        _PG_TYPES[meta.get_field(n.removesuffix("_id") if n == "automation_id" else n).get_internal_type()]
+        for n in _COLUMNS
+    ]
+    selected = ", ".join(f"u.{n}::jsonb" if n == "fields_changed" else f"u.{n}" for n in _COLUMNS)
+    sql = (
+        f"INSERT INTO {meta.db_table} ({', '.join(_COLUMNS)}) SELECT {selected} FROM unnest("
+        + ", ".join(f"%s::{t}[]" for t in types)
+        + f") AS u({', '.join(_COLUMNS)}) ON CONFLICT (automation_id, event_id) DO NOTHING "
+        "RETURNING automation_id, event_id"
+    )
+    params = [
+        [json.dumps(row[n]) for row in rows] if n == "fields_changed" else [row[n] for row in rows] for n in _COLUMNS
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return {(r[0], r[1]) for r in cursor.fetchall()}
+
+
 def _insert_returning(rows: list[dict]) -> set[tuple[int, str]]:
     """INSERT … ON CONFLICT DO NOTHING RETURNING: the (automation_id, event_id) pairs really
     created. A concurrent batch with the same ids waits on the unique index and then skips them,
     so every event is reported created exactly once."""
+    if connection.vendor == "postgresql":
+        return _insert_returning_postgresql(rows)
     ops = connection.ops
     table = RunEvent._meta.db_table
-    json_cast = "::jsonb" if connection.vendor == "postgresql" else ""
-    placeholders = "(" + ", ".join("%s" + json_cast if n == "fields_changed" else "%s" for n in _COLUMNS) + ")"
+    placeholders = "(" + ", ".join(["%s"] * len(_COLUMNS)) + ")"
     created = set()
     with connection.cursor() as cursor:
         for start in range(0, len(rows), _CHUNK):
