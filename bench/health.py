@@ -37,6 +37,13 @@ def seed_automations(admin):
 
     if Automation.objects.filter(key__startswith="hb-").count() >= AUTOMATIONS:
         return list(Automation.objects.filter(key__startswith="hb-").order_by("pk").values_list("pk", flat=True))
+    from django.db import connection
+
+    from registry.models import Hold
+
+    with connection.cursor() as cursor:
+        cursor.execute("TRUNCATE health_runevent, health_finding")
+    Hold.objects.filter(automation__key__startswith="hb-").delete()
     Automation.objects.filter(key__startswith="hb-").delete()
     created = Automation.objects.bulk_create(
         [
@@ -191,7 +198,7 @@ def main() -> str:
 
     from health.models import Finding, RunEvent
     from health.monitors import monitors_run
-    from registry.models import Automation
+    from registry.models import Automation, Hold
     from revops_gov import services
     from revops_gov.models import User
     from revops_gov.roles import Role
@@ -203,6 +210,7 @@ def main() -> str:
     ids = seed_automations(admin)
     seed_events(ids, now)
     Finding.objects.all().delete()
+    Hold.objects.filter(source="health").delete()
     _, token = services.api_token_create(user=admin, name=f"bench {time.time()}", by=admin)
 
     # The monitor pass: cold (opens the findings) and again (confirms them).
