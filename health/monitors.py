@@ -154,7 +154,6 @@ def did_not_run(ctx: Context) -> tuple[set[int], list[Hit]]:
                     {
                         "last_run": last.isoformat() if last else None,
                         "expected_by": expected.isoformat(),
-                        "late_by_seconds": int((ctx.now - expected).total_seconds()),
                     },
                 )
             )

@@ -361,7 +361,7 @@ def findings_sync(
     _lock()
     actor = system_user()
     existing = {(f.automation_id, f.kind): f for f in Finding.objects.filter(status__in=UNRESOLVED)}
-    to_create, to_update, to_resolve = [], [], []
+    to_create, to_update, to_resolve, seen = [], [], [], []
     hit_keys = set()
     for hit in hits:
         key = (hit.automation_id, hit.kind)
@@ -387,12 +387,14 @@ def findings_sync(
                 )
             )
             continue
+        seen.append(finding.pk)
+        before = (finding.reason, finding.evidence, finding.severity, finding.links, finding.status)
         finding.reason, finding.evidence, finding.severity = hit.reason, hit.evidence, severity
         finding.links = list(hit.links)
-        finding.last_seen_at = now
         if finding.status == FindingStatus.SUPPRESSED and finding.suppressed_until and finding.suppressed_until <= now:
             finding.status = FindingStatus.OPEN
-        to_update.append(finding)
+        if (finding.reason, finding.evidence, finding.severity, finding.links, finding.status) != before:
+            to_update.append(finding)
     for key, finding in existing.items():
         automation_id, kind = key
         if key not in hit_keys and automation_id in checked.get(kind, ()):
@@ -407,11 +409,15 @@ def findings_sync(
         bulk_create_with_history(
             to_create, Finding, default_user=actor, default_change_reason="Opened by its monitor", default_date=now
         )
+    if seen:
+        # A confirmation is a timestamp, not a change worth a history version.
+        Finding.objects.filter(pk__in=seen).update(last_seen_at=now)
     if to_update:
         bulk_update_with_history(
             to_update,
             Finding,
-            ["reason", "evidence", "severity", "links", "last_seen_at", "status"],
+            ["reason", "evidence", "severity", "links", "status"],
+            batch_size=200,
             default_user=actor,
             default_change_reason="Confirmed again by its monitor",
             default_date=now,
@@ -421,12 +427,18 @@ def findings_sync(
             to_resolve,
             Finding,
             ["status", "resolved_at", "resolution_note"],
+            batch_size=200,
             default_user=actor,
             default_change_reason="Condition cleared",
             default_date=now,
         )
     holds_sync(actor=actor)
-    return {"opened": len(to_create), "updated": len(to_update), "resolved": len(to_resolve)}
+    return {
+        "opened": len(to_create),
+        "confirmed": len(seen),
+        "updated": len(to_update),
+        "resolved": len(to_resolve),
+    }
 
 
 def holds_sync(*, actor: User) -> None:
