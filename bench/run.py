@@ -15,7 +15,7 @@ BENCHES = (
     "bench.backlog",
     "bench.approvals",
     # "bench.decisions",
-    # "bench.health",
+    "bench.health",
     # "bench.review",
 )
 

@@ -3,3 +3,20 @@ from django.apps import AppConfig
 
 class HealthConfig(AppConfig):
     name = "health"
+    verbose_name = "Health"
+
+    def ready(self):
+        from registry.extensions import AutomationPanel, register_automation_panel
+        from revops_gov.navigation import NavItem, register_nav_item
+
+        from .views import automation_panel_context
+
+        register_nav_item(NavItem("Findings", "health:finding-list", order=60, section="/findings/"))
+        register_automation_panel(
+            AutomationPanel(
+                name="health",
+                template="health/partials/automation_panel.html",
+                context=automation_panel_context,
+                order=50,
+            )
+        )

@@ -1,7 +1,14 @@
 """The health pages."""
 
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from . import views
 
 app_name = "health"
 
-urlpatterns: list = []
+urlpatterns: list = [
+    path("findings/", views.FindingListView.as_view(), name="finding-list"),
+    path("findings/<int:pk>/", views.FindingDetailView.as_view(), name="finding-detail"),
+    path("findings/<int:pk>/acknowledge", views.FindingAcknowledgeView.as_view(), name="finding-acknowledge"),
+    path("findings/<int:pk>/suppress", views.FindingSuppressView.as_view(), name="finding-suppress"),
+]

@@ -263,7 +263,12 @@ CELERY_BEAT_SCHEDULE |= {}
 CELERY_BEAT_SCHEDULE |= {}
 
 # health (run events, monitors):
-CELERY_BEAT_SCHEDULE |= {}
+CELERY_BEAT_SCHEDULE |= {
+    "health-monitors": {"task": "health.tasks.monitors_run", "schedule": timedelta(minutes=10)},
+    "health-alerts": {"task": "health.tasks.findings_alert", "schedule": timedelta(minutes=15)},
+    "health-digest": {"task": "health.tasks.findings_digest", "schedule": timedelta(hours=24)},
+    "health-runs-purge": {"task": "health.tasks.runs_purge", "schedule": timedelta(hours=24)},
+}
 
 # health (monthly review, reminders):
 CELERY_BEAT_SCHEDULE |= {}
@@ -309,7 +314,35 @@ REVOPS |= {
 REVOPS |= {}
 
 # health (run events, monitors):
-REVOPS |= {}
+REVOPS |= {
+    # Raw run events older than this are deleted by the daily purge (findings keep their evidence).
+    "HEALTH_RUN_RETENTION_DAYS": env.int("REVOPS_HEALTH_RUN_RETENTION_DAYS", default=400),
+    "HEALTH_PURGE_BATCH": env.int("REVOPS_HEALTH_PURGE_BATCH", default=10_000),
+    "HEALTH_INGEST_MAX_BATCH": 1000,
+    # POST a JSON copy of each newly opened finding here (empty: no webhook).
+    "HEALTH_FINDINGS_WEBHOOK_URL": env.str("REVOPS_HEALTH_FINDINGS_WEBHOOK_URL", default=""),
+    # Kinds whose high-severity open finding places a registry hold (the permit check then blocks).
+    "HEALTH_HOLD_KINDS": env.list(
+        "REVOPS_HEALTH_HOLD_KINDS",
+        default=["ran_twice", "broke_after_change", "reporting_side_effects", "failure_rate_up", "wrong_owner"],
+    ),
+    # Monitor defaults; each can be set per automation (health.models.HealthThresholds).
+    "HEALTH_DEFAULTS": {
+        "expected_duration": timedelta(hours=1),
+        "allowed_staleness": timedelta(hours=24),
+        "override_rate": 0.3,
+        "override_window_runs": 50,
+        "alert_budget_day": 50,
+        "alert_budget_week": 200,
+        "volume_factor": 5.0,
+        "failure_rate_margin": 0.2,
+        "min_runs": 5,  # fewer runs in the window than this: too few to judge a rate
+        "recent_days": 7,  # the "last window" of the failure-rate and side-effect monitors
+        "baseline_days": 28,  # the window before it that sets the baseline
+        "change_lookback_days": 14,  # how long after a change failures are blamed on it
+        "escalate_after": timedelta(days=2),  # after the overdue reminder, escalate to the manager
+    },
+}
 
 # health (monthly review, reminders, dashboard):
 REVOPS |= {}

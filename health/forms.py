@@ -1,0 +1,27 @@
+from django import forms
+
+from revops_gov.forms import StyledFormMixin
+
+from .choices import FindingKind, FindingStatus, Severity
+
+
+class FindingFilterForm(StyledFormMixin, forms.Form):
+    kind = forms.ChoiceField(choices=[("", "Any kind"), *FindingKind.choices], required=False)
+    severity = forms.ChoiceField(choices=[("", "Any severity"), *Severity.choices], required=False)
+    status = forms.ChoiceField(
+        choices=[("", "Unresolved"), *FindingStatus.choices], required=False, help_text="Unresolved by default."
+    )
+    owner = forms.CharField(required=False, label="Owner (username)", max_length=150)
+
+
+class AcknowledgeForm(StyledFormMixin, forms.Form):
+    note = forms.CharField(label="Note (optional)", required=False, max_length=2000)
+
+
+class SuppressForm(StyledFormMixin, forms.Form):
+    until = forms.DateTimeField(
+        label="Suppress until",
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
+        help_text="No alerts and no hold until then; it reopens afterwards if the monitor still fires.",
+    )
+    reason = forms.CharField(label="Why", widget=forms.Textarea, max_length=2000)

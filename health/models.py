@@ -1,0 +1,201 @@
+"""Run events reported by the CRMs, the per-automation monitor thresholds, and the findings the
+monitors keep (health.monitors). Findings carry their own evidence, so deleting old raw run
+events (retention) never changes a finding."""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.urls import reverse
+from simple_history.models import HistoricalRecords
+
+from registry.models import Automation
+
+from .choices import UNRESOLVED, FindingKind, FindingStatus, RunMode, RunOutcome, Severity
+
+
+class RunEvent(models.Model):
+    """One run of an automation as the CRM reported it. Raw facts only; rates and findings are
+    derived from them (health.monitors, health.selectors)."""
+
+    automation = models.ForeignKey(Automation, on_delete=models.CASCADE, related_name="run_events")
+    event_id = models.CharField(
+        "event id", max_length=200, help_text="The CRM's id for this run: sent twice, stored once."
+    )
+    started_at = models.DateTimeField("started")
+    finished_at = models.DateTimeField("finished", null=True, blank=True)
+    outcome = models.CharField("outcome", max_length=10, choices=RunOutcome.choices)
+    mode = models.CharField("mode", max_length=10, choices=RunMode.choices, default=RunMode.LIVE)
+    trigger_key = models.CharField(
+        "trigger window",
+        max_length=200,
+        blank=True,
+        help_text="What triggered the run (record + window); two runs for one trigger ran twice.",
+    )
+    action = models.CharField(
+        "action", max_length=200, blank=True, help_text="What the automation did (or, in shadow, would have done)."
+    )
+    human_outcome = models.CharField(
+        "human's outcome", max_length=200, blank=True, help_text="In shadow mode: what the human did."
+    )
+    records_affected = models.PositiveIntegerField("records affected", null=True, blank=True)
+    fields_changed = models.JSONField("fields changed", default=list, blank=True)
+    reporting_critical_changed = models.BooleanField(
+        "changed a reporting-critical field", default=False, help_text="Set at ingest from the data dictionary."
+    )
+    owner_assigned = models.CharField("owner assigned", max_length=200, blank=True)
+    overridden = models.BooleanField("overridden", default=False)
+    override_reason = models.TextField("override reason", blank=True)
+    alerts_sent = models.PositiveIntegerField("alerts sent", default=0)
+    data_as_of = models.DateTimeField("data as of", null=True, blank=True)
+    staleness_seconds = models.PositiveIntegerField(
+        "data age at start (s)", null=True, blank=True, help_text="started − data as of, computed at ingest."
+    )
+    error = models.TextField("error message", blank=True)
+    # Value metrics (the guide's "Measuring automation value"), all optional.
+    response_time_seconds = models.PositiveIntegerField("response time (s)", null=True, blank=True)
+    sla_met = models.BooleanField("SLA met", null=True, blank=True)
+    manual_reassignment = models.BooleanField("manually reassigned", default=False)
+    duplicate_found = models.BooleanField("duplicate found", null=True, blank=True)
+    handoff_complete = models.BooleanField("handoff complete", null=True, blank=True)
+    data_quality_issue = models.BooleanField("data-quality issue", null=True, blank=True)
+    task_created = models.BooleanField("task created", null=True, blank=True)
+    task_completed = models.BooleanField("task completed", null=True, blank=True)
+    maintenance_minutes = models.PositiveIntegerField("admin maintenance (min)", null=True, blank=True)
+    received_at = models.DateTimeField("received", auto_now_add=True)
+
+    class Meta:
+        ordering = ["-started_at"]
+        verbose_name = "run event"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["automation", "event_id"],
+                name="runevent_unique_event_per_automation",
+                violation_error_message="This event was already reported.",
+            )
+        ]
+        indexes = [
+            # Every monitor and the automation panel read one automation's runs by time.
+            models.Index(fields=["automation", "started_at"], name="runevent_auto_started_idx"),
+            # The monitors' window scans and the retention purge read by time across automations.
+            models.Index(fields=["started_at"], name="runevent_started_idx"),
+            # "Running too long" reads the runs that started and never ended.
+            models.Index(fields=["started_at"], condition=Q(outcome="running"), name="runevent_running_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.automation_id}:{self.event_id}"
+
+
+class HealthThresholds(models.Model):
+    """Per-automation monitor thresholds; an empty field follows REVOPS["HEALTH"] defaults."""
+
+    automation = models.OneToOneField(Automation, on_delete=models.CASCADE, related_name="health_thresholds")
+    expected_duration = models.DurationField("expected duration", null=True, blank=True)
+    allowed_staleness = models.DurationField("allowed data age", null=True, blank=True)
+    override_rate = models.FloatField("wrong-owner rate threshold", null=True, blank=True)
+    override_window_runs = models.PositiveIntegerField("wrong-owner window (runs)", null=True, blank=True)
+    alert_budget_day = models.PositiveIntegerField("alert budget per day", null=True, blank=True)
+    alert_budget_week = models.PositiveIntegerField("alert budget per week", null=True, blank=True)
+    expected_records_per_run = models.PositiveIntegerField("expected records per run", null=True, blank=True)
+    volume_factor = models.FloatField("volume factor", null=True, blank=True)
+    failure_rate_margin = models.FloatField("failure-rate margin", null=True, blank=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = "health thresholds"
+        verbose_name_plural = "health thresholds"
+
+    def __str__(self):
+        return f"Thresholds of {self.automation_id}"
+
+
+class Finding(models.Model):
+    """What a monitor found about one automation: one unresolved finding per automation and kind;
+    a monitor that fires again updates it. Evidence is kept here, not re-read from raw runs."""
+
+    automation = models.ForeignKey(Automation, on_delete=models.CASCADE, related_name="findings")
+    kind = models.CharField("kind", max_length=30, choices=FindingKind.choices)
+    severity = models.CharField("severity", max_length=10, choices=Severity.choices)
+    status = models.CharField("status", max_length=15, choices=FindingStatus.choices, default=FindingStatus.OPEN)
+    reason = models.TextField("reason")
+    evidence = models.JSONField("evidence", default=dict)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="health_findings",
+        verbose_name="owner",
+    )
+    expected_action = models.TextField("expected action")
+    due_at = models.DateTimeField("due")
+    links = models.JSONField("links", default=list, blank=True)
+    opened_at = models.DateTimeField("opened")
+    last_seen_at = models.DateTimeField("last confirmed by its monitor")
+    resolved_at = models.DateTimeField("resolved", null=True, blank=True)
+    resolution_note = models.TextField("resolution note", blank=True)
+    suppressed_until = models.DateTimeField("suppressed until", null=True, blank=True)
+    suppression_reason = models.TextField("suppression reason", blank=True)
+    acknowledged_at = models.DateTimeField("acknowledged", null=True, blank=True)
+    acknowledged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name="acknowledged by",
+    )
+    # The alert outbox: each is claimed once by a conditional update (health.alerts).
+    notified_at = models.DateTimeField("owner notified", null=True, blank=True)
+    reminded_at = models.DateTimeField("overdue reminder sent", null=True, blank=True)
+    escalated_at = models.DateTimeField("escalated to manager", null=True, blank=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["-opened_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["automation", "kind"],
+                condition=Q(status__in=UNRESOLVED),
+                name="finding_one_unresolved_per_kind",
+                violation_error_message="This automation already has an open finding of this kind.",
+            )
+        ]
+        indexes = [
+            models.Index(fields=["status", "kind"], name="finding_status_kind_idx"),
+            models.Index(fields=["owner", "status"], name="finding_owner_status_idx"),
+            # The alert task reads the unnotified open findings.
+            models.Index(fields=["opened_at"], condition=Q(notified_at__isnull=True), name="finding_unnotified_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.get_kind_display()}: {self.automation}"
+
+    def get_absolute_url(self):
+        return reverse("health:finding-detail", args=[self.pk])
+
+    @property
+    def is_unresolved(self) -> bool:
+        return self.status in UNRESOLVED
+
+
+class DigestSent(models.Model):
+    """One daily findings digest per person: the unique key makes a second send impossible."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    day = models.DateField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "day"], name="health_digest_once_per_day")]
+
+    def __str__(self):
+        return f"Digest for {self.user_id} on {self.day}"
+
+
+class MonitorLock(models.Model):
+    """A single row locked for the duration of a monitor pass, so two workers never run it at once."""
+
+    name = models.CharField(max_length=50, unique=True)
+
+    def __str__(self):
+        return self.name

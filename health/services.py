@@ -1,0 +1,511 @@
+"""Every write of the health app: ingesting run events, pings, the retention purge, and the
+findings the monitors keep. Keyword arguments, one transaction each, the actor in the history."""
+
+import json
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import connection, transaction
+from django.utils import timezone
+from simple_history.utils import bulk_create_with_history, bulk_update_with_history
+
+from registry.models import Automation, DataField, Hold
+from registry.services import hold_place, hold_release_source
+from revops_gov.models import User
+from revops_gov.services import system_user
+
+from .choices import UNRESOLVED, FindingKind, FindingStatus, RunMode, RunOutcome, Severity
+from .ingest import PARSERS, parse_item
+from .models import Finding, HealthThresholds, MonitorLock, RunEvent
+
+HOLD_SOURCE = "health"
+
+
+def _config(name):
+    return settings.REVOPS[name]
+
+
+# --- Run events -------------------------------------------------------------------------------
+@dataclass
+class IngestResult:
+    results: list[dict] = field(default_factory=list)
+
+    def count(self, status: str) -> int:
+        return sum(1 for r in self.results if r["status"] == status)
+
+    @property
+    def summary(self) -> dict:
+        return {s: self.count(s) for s in ("created", "duplicate", "error")}
+
+
+# Columns written by the ingest INSERT, in order (the parsed fields minus the automation key).
+_COLUMNS = [name for name in PARSERS if name != "automation"] + [
+    "automation_id",
+    "reporting_critical_changed",
+    "staleness_seconds",
+    "received_at",
+]
+_CHUNK = 500  # rows per INSERT: stays under SQLite's bound-parameter limit
+
+
+_PG_TYPES = {
+    "DateTimeField": "timestamptz",
+    "CharField": "text",
+    "TextField": "text",
+    "PositiveIntegerField": "integer",
+    "BooleanField": "boolean",
+    "JSONField": "text",
+    "ForeignKey": "bigint",
+}
+
+
+def _insert_returning_postgresql(rows: list[dict]) -> set[tuple[int, str]]:
+    """PostgreSQL: one array parameter per column, unnested into rows server-side (a statement
+    with a placeholder per value is slow to build and parse at 1,000 rows)."""
+    meta = RunEvent._meta
+    types = [
+        _PG_TYPES[meta.get_field(n.removesuffix("_id") if n == "automation_id" else n).get_internal_type()]
+        for n in _COLUMNS
+    ]
+    selected = ", ".join(f"u.{n}::jsonb" if n == "fields_changed" else f"u.{n}" for n in _COLUMNS)
+    sql = (
+        f"INSERT INTO {meta.db_table} ({', '.join(_COLUMNS)}) SELECT {selected} FROM unnest("
+        + ", ".join(f"%s::{t}[]" for t in types)
+        + f") AS u({', '.join(_COLUMNS)}) ON CONFLICT (automation_id, event_id) DO NOTHING "
+        "RETURNING automation_id, event_id"
+    )
+    params = [
+        [json.dumps(row[n]) for row in rows] if n == "fields_changed" else [row[n] for row in rows] for n in _COLUMNS
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return {(r[0], r[1]) for r in cursor.fetchall()}
+
+
+def _insert_returning(rows: list[dict]) -> set[tuple[int, str]]:
+    """INSERT … ON CONFLICT DO NOTHING RETURNING: the (automation_id, event_id) pairs really
+    created. A concurrent batch with the same ids waits on the unique index and then skips them,
+    so every event is reported created exactly once."""
+    if connection.vendor == "postgresql":
+        return _insert_returning_postgresql(rows)
+    ops = connection.ops
+    table = RunEvent._meta.db_table
+    placeholders = "(" + ", ".join(["%s"] * len(_COLUMNS)) + ")"
+    created = set()
+    with connection.cursor() as cursor:
+        for start in range(0, len(rows), _CHUNK):
+            chunk = rows[start : start + _CHUNK]
+            params = []
+            for row in chunk:
+                for name in _COLUMNS:
+                    value = row[name]
+                    if name == "fields_changed":
+                        value = json.dumps(value)
+                    elif isinstance(value, datetime):
+                        value = ops.adapt_datetimefield_value(value)
+                    params.append(value)
+            sql = (
+                f"INSERT INTO {table} ({', '.join(_COLUMNS)}) VALUES {', '.join([placeholders] * len(chunk))} "
+                f"ON CONFLICT (automation_id, event_id) DO NOTHING RETURNING automation_id, event_id"
+            )
+            cursor.execute(sql, params)
+            created.update((row[0], row[1]) for row in cursor.fetchall())
+    return created
+
+
+def _reporting_critical_names() -> set[str]:
+    return {
+        f"{o}.{a}" for o, a in DataField.objects.filter(reporting_critical=True).values_list("object_name", "api_name")
+    }
+
+
+@transaction.atomic
+def runs_ingest(*, items: list, by: User, system: str | None = None) -> IngestResult:
+    """Store every valid run event of a batch (bulk, no per-row queries); an invalid item is not
+    stored at all and is answered with its fields. The same event id twice — in this batch, an
+    earlier one or a concurrent one — is stored once and answered "duplicate"."""
+    result = IngestResult(results=[None] * len(items))
+    parsed = []
+    keys = set()
+    for index, item in enumerate(items):
+        clean, errors = parse_item(item)
+        if errors:
+            result.results[index] = {
+                "index": index,
+                "event_id": item.get("event_id") if isinstance(item, dict) else None,
+                "status": "error",
+                "fields": errors,
+            }
+            continue
+        parsed.append((index, clean))
+        keys.add(clean["automation"])
+    automations = Automation.objects.filter(key__in=keys)
+    if system:
+        automations = automations.filter(system=system)
+    by_key = {key: (pk, status) for pk, key, status in automations.values_list("id", "key", "status")}
+    critical = _reporting_critical_names() if any(c["fields_changed"] for _, c in parsed) else set()
+    now = timezone.now()
+    rows, seen, pending = [], set(), []
+    for index, clean in parsed:
+        if clean["automation"] not in by_key:
+            result.results[index] = {
+                "index": index,
+                "event_id": clean["event_id"],
+                "status": "error",
+                "fields": {
+                    "automation": [f"No automation with key {clean['automation']} that this caller may report on."]
+                },
+            }
+            continue
+        automation_id = by_key[clean["automation"]][0]
+        pair = (automation_id, clean["event_id"])
+        if pair in seen:
+            result.results[index] = {"index": index, "event_id": clean["event_id"], "status": "duplicate"}
+            continue
+        seen.add(pair)
+        row = dict(clean)
+        row["automation_id"] = automation_id
+        row["reporting_critical_changed"] = bool(critical.intersection(clean["fields_changed"]))
+        row["staleness_seconds"] = (
+            max(0, int((clean["started_at"] - clean["data_as_of"]).total_seconds())) if clean["data_as_of"] else None
+        )
+        row["received_at"] = now
+        for text in ("trigger_key", "action", "human_outcome", "owner_assigned", "override_reason", "error"):
+            row[text] = row[text] or ""
+        rows.append(row)
+        pending.append((index, pair, row))
+    created = _insert_returning(rows) if rows else set()
+    shadow: dict[int, list[dict]] = {}
+    for index, pair, row in pending:
+        status = "created" if pair in created else "duplicate"
+        result.results[index] = {"index": index, "event_id": row["event_id"], "status": status}
+        if status == "created" and row["mode"] == RunMode.SHADOW:
+            shadow.setdefault(pair[0], []).append(row)
+    for automation_id, runs in shadow.items():
+        _record_shadow_observations(automation_id, [shadow_observation(run) for run in runs], by=by)
+    return result
+
+
+def shadow_observation(run: dict) -> dict:
+    """What one shadow run tells approvals: what the automation would have done next to what the
+    human did. Agreement is compared case- and space-insensitively; no human outcome → not agreed."""
+    automation_action = (run.get("action") or run.get("owner_assigned") or "").strip()
+    human_action = (run.get("human_outcome") or "").strip()
+    return {
+        "event_id": run["event_id"],
+        "automation_action": automation_action,
+        "human_action": human_action,
+        "agreed": bool(human_action) and automation_action.casefold() == human_action.casefold(),
+        "observed_at": run.get("finished_at") or run["started_at"],
+    }
+
+
+def _record_shadow_observations(automation, runs, *, by=None) -> None:
+    """Hand shadow runs to approvals' shadow-agreement record (no-op until wired).
+
+    `automation` is the automation id; `runs` the observation dicts from shadow_observation()."""
+    # WIRE: approvals.services.shadow_observations_record(*, automation, observations, by)
+    return
+
+
+PING_KINDS = ("start", "success", "failure")
+
+
+@transaction.atomic
+def run_ping(*, automation: Automation, kind: str, by: User, run_id: str = "", body: str = "") -> tuple[RunEvent, bool]:
+    """The Healthchecks-style ping: `start` opens a run, `success` / `failure` finish the latest
+    open one (or the one named by run_id); an end without a start is a run that started and ended
+    now. A start never ended counts as "running too long" once past the expected duration.
+    Returns (run, created)."""
+    if kind not in PING_KINDS:
+        raise ValidationError({"kind": f"Choose one of: {', '.join(PING_KINDS)}."})
+    if len(run_id) > 200:
+        raise ValidationError({"rid": "At most 200 characters."})
+    now = timezone.now()
+    if kind == "start":
+        event_id = run_id or f"ping-{uuid.uuid4().hex}"
+        run, created = RunEvent.objects.get_or_create(
+            automation=automation,
+            event_id=event_id,
+            defaults={"started_at": now, "outcome": RunOutcome.RUNNING},
+        )
+        return run, created
+    open_runs = RunEvent.objects.select_for_update().filter(automation=automation, outcome=RunOutcome.RUNNING)
+    run = (open_runs.filter(event_id=run_id) if run_id else open_runs.order_by("-started_at")).first()
+    created = False
+    if run is None:
+        if run_id and RunEvent.objects.filter(automation=automation, event_id=run_id).exists():
+            return RunEvent.objects.get(automation=automation, event_id=run_id), False
+        run = RunEvent(automation=automation, event_id=run_id or f"ping-{uuid.uuid4().hex}", started_at=now)
+        created = True
+    run.finished_at = now
+    run.outcome = RunOutcome.SUCCESS if kind == "success" else RunOutcome.FAILURE
+    run.error = body[:10_000] if kind == "failure" else ""
+    run.save()
+    return run, created
+
+
+def runs_purge(*, now: datetime | None = None) -> int:
+    """Delete raw run events older than the retention period, a batch per transaction so the
+    table is never locked for long. Findings and reviews keep their own evidence."""
+    now = now or timezone.now()
+    cutoff = now - timedelta(days=_config("HEALTH_RUN_RETENTION_DAYS"))
+    batch = _config("HEALTH_PURGE_BATCH")
+    deleted = 0
+    while True:
+        with transaction.atomic():
+            ids = list(RunEvent.objects.filter(started_at__lt=cutoff).order_by().values_list("id", flat=True)[:batch])
+            if not ids:
+                return deleted
+            deleted += RunEvent.objects.filter(id__in=ids).delete()[0]
+
+
+# --- Thresholds -------------------------------------------------------------------------------
+THRESHOLD_FIELDS = tuple(
+    f.name for f in HealthThresholds._meta.get_fields() if f.concrete and f.name not in ("id", "automation")
+)
+
+
+@transaction.atomic
+def thresholds_set(*, automation: Automation, by: User, reason: str, **values) -> HealthThresholds:
+    """Set this automation's own monitor thresholds (None: back to the default)."""
+    unknown = set(values) - set(THRESHOLD_FIELDS)
+    if unknown:
+        raise TypeError(f"Unknown threshold: {', '.join(sorted(unknown))}")
+    if not (reason or "").strip():
+        raise ValidationError({"change_reason": "Say why the thresholds change; it is kept in the history."})
+    thresholds, _ = HealthThresholds.objects.select_for_update().get_or_create(automation=automation)
+    for name, value in values.items():
+        setattr(thresholds, name, value)
+    thresholds.full_clean()
+    thresholds._history_user = by
+    thresholds._change_reason = reason
+    thresholds.save()
+    return thresholds
+
+
+# --- Findings ---------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Hit:
+    """A monitor firing for one automation: what it found, in words and numbers."""
+
+    automation_id: int
+    kind: str
+    reason: str
+    evidence: dict
+    severity: str = ""
+    links: tuple = ()
+
+
+SEVERITY = {
+    FindingKind.DID_NOT_RUN: Severity.MEDIUM,
+    FindingKind.RAN_TWICE: Severity.HIGH,
+    FindingKind.RUNNING_TOO_LONG: Severity.MEDIUM,
+    FindingKind.STALE_DATA: Severity.MEDIUM,
+    FindingKind.WRONG_OWNER: Severity.MEDIUM,
+    FindingKind.TOO_MANY_ALERTS: Severity.LOW,
+    FindingKind.BROKE_AFTER_CHANGE: Severity.HIGH,
+    FindingKind.REPORTING_SIDE_EFFECTS: Severity.HIGH,
+    FindingKind.FAILURE_RATE_UP: Severity.HIGH,
+}
+EXPECTED_ACTION = {
+    FindingKind.DID_NOT_RUN: ("Check the trigger and the CRM's scheduler; run it by hand if records are waiting.", 1),
+    FindingKind.RAN_TWICE: (
+        "Find why it fired twice (double trigger, retry, overlapping schedule) and undo duplicate changes.",
+        1,
+    ),
+    FindingKind.RUNNING_TOO_LONG: ("Look at the stuck run in the CRM; stop it or raise the expected duration.", 1),
+    FindingKind.STALE_DATA: (
+        "Fix the upstream sync so it runs on current data, or pause it until the data is fresh.",
+        2,
+    ),
+    FindingKind.WRONG_OWNER: (
+        "Review the routing rule against recent overrides: users may be revealing a bad rule.",
+        7,
+    ),
+    FindingKind.TOO_MANY_ALERTS: ("Tighten the rule or batch the alerts into a digest so people keep reading them.", 7),
+    FindingKind.BROKE_AFTER_CHANGE: (
+        "Update the automation for the change named here, test it, then let the hold go.",
+        2,
+    ),
+    FindingKind.REPORTING_SIDE_EFFECTS: (
+        "Check the changed records against reporting; confirm the reporting impact or roll back.",
+        2,
+    ),
+    FindingKind.FAILURE_RATE_UP: ("Read the recent errors and fix the cause before users work around it.", 3),
+}
+
+
+def _holds_kind(kind: str, severity: str) -> bool:
+    return severity == Severity.HIGH and kind in _config("HEALTH_HOLD_KINDS")
+
+
+def _lock():
+    lock, _ = MonitorLock.objects.get_or_create(name="monitors")
+    MonitorLock.objects.select_for_update().filter(pk=lock.pk).first()
+
+
+@transaction.atomic
+def findings_sync(
+    *, hits: list[Hit], checked: dict[str, set[int]], owners: dict[int, int | None], now: datetime
+) -> dict:
+    """Make the findings match what the monitors saw, in bulk: a hit opens the finding of its kind
+    or updates the one already unresolved; an unresolved finding whose monitor checked the
+    automation and no longer fires resolves itself with a note. Holds follow high findings.
+
+    `checked` maps each kind to the automations its monitor looked at (others are left alone).
+    Runs under a row lock, so two passes at once open nothing twice."""
+    _lock()
+    actor = system_user()
+    existing = {(f.automation_id, f.kind): f for f in Finding.objects.filter(status__in=UNRESOLVED)}
+    to_create, to_update, to_resolve, seen = [], [], [], []
+    hit_keys = set()
+    for hit in hits:
+        key = (hit.automation_id, hit.kind)
+        hit_keys.add(key)
+        severity = hit.severity or SEVERITY[FindingKind(hit.kind)]
+        action, due_days = EXPECTED_ACTION[FindingKind(hit.kind)]
+        finding = existing.get(key)
+        if finding is None:
+            to_create.append(
+                Finding(
+                    automation_id=hit.automation_id,
+                    kind=hit.kind,
+                    severity=severity,
+                    status=FindingStatus.OPEN,
+                    reason=hit.reason,
+                    evidence=hit.evidence,
+                    owner_id=owners.get(hit.automation_id),
+                    expected_action=action,
+                    due_at=now + timedelta(days=due_days),
+                    links=list(hit.links),
+                    opened_at=now,
+                    last_seen_at=now,
+                )
+            )
+            continue
+        seen.append(finding.pk)
+        before = (finding.reason, finding.evidence, finding.severity, finding.links, finding.status)
+        finding.reason, finding.evidence, finding.severity = hit.reason, hit.evidence, severity
+        finding.links = list(hit.links)
+        if finding.status == FindingStatus.SUPPRESSED and finding.suppressed_until and finding.suppressed_until <= now:
+            finding.status = FindingStatus.OPEN
+        if (finding.reason, finding.evidence, finding.severity, finding.links, finding.status) != before:
+            to_update.append(finding)
+    for key, finding in existing.items():
+        automation_id, kind = key
+        if key not in hit_keys and automation_id in checked.get(kind, ()):
+            finding.status = FindingStatus.RESOLVED
+            finding.resolved_at = now
+            finding.resolution_note = (
+                f"Resolved by itself: the “{finding.get_kind_display()}” monitor no longer fires "
+                f"(checked {now:%Y-%m-%d %H:%M} UTC)."
+            )
+            to_resolve.append(finding)
+    if to_create:
+        bulk_create_with_history(
+            to_create, Finding, default_user=actor, default_change_reason="Opened by its monitor", default_date=now
+        )
+    if seen:
+        # A confirmation is a timestamp, not a change worth a history version.
+        Finding.objects.filter(pk__in=seen).update(last_seen_at=now)
+    if to_update:
+        bulk_update_with_history(
+            to_update,
+            Finding,
+            ["reason", "evidence", "severity", "links", "status"],
+            batch_size=200,
+            default_user=actor,
+            default_change_reason="Confirmed again by its monitor",
+            default_date=now,
+        )
+    if to_resolve:
+        bulk_update_with_history(
+            to_resolve,
+            Finding,
+            ["status", "resolved_at", "resolution_note"],
+            batch_size=200,
+            default_user=actor,
+            default_change_reason="Condition cleared",
+            default_date=now,
+        )
+    holds_sync(actor=actor)
+    return {
+        "opened": len(to_create),
+        "confirmed": len(seen),
+        "updated": len(to_update),
+        "resolved": len(to_resolve),
+    }
+
+
+def holds_sync(*, actor: User) -> None:
+    """A high open (or acknowledged) finding of a holding kind holds its automation; the hold is
+    released when none remains. Queries: two, plus one service call per hold that changes."""
+    holding = {}
+    for finding in Finding.objects.filter(
+        status__in=(FindingStatus.OPEN, FindingStatus.ACKNOWLEDGED),
+        severity=Severity.HIGH,
+        kind__in=_config("HEALTH_HOLD_KINDS"),
+    ).select_related("automation"):
+        holding.setdefault(finding.automation_id, (finding.automation, []))[1].append(finding)
+    held = {
+        h.automation_id: h
+        for h in Hold.objects.filter(source=HOLD_SOURCE, released_at__isnull=True).select_related("automation")
+    }
+    for automation_id, (automation, findings) in holding.items():
+        if automation_id not in held:
+            reason = "; ".join(f"{f.get_kind_display()}: {f.reason}" for f in findings)
+            hold_place(automation=automation, source=HOLD_SOURCE, reason=f"Health finding — {reason}", by=actor)
+    for automation_id, hold in held.items():
+        if automation_id not in holding:
+            hold_release_source(
+                automation=hold.automation,
+                source=HOLD_SOURCE,
+                by=actor,
+                note="The health findings that held it are resolved or no longer high.",
+            )
+
+
+@transaction.atomic
+def finding_acknowledge(*, finding: Finding, by: User, note: str = "") -> Finding:
+    """The owner has seen it and is on it: it stays open (and keeps any hold) but is marked seen."""
+    finding = Finding.objects.select_for_update().get(pk=finding.pk)
+    if finding.status != FindingStatus.OPEN:
+        raise ValidationError(
+            {"status": f"Only an open finding can be acknowledged; this one is {finding.get_status_display().lower()}."}
+        )
+    finding.status = FindingStatus.ACKNOWLEDGED
+    finding.acknowledged_at = timezone.now()
+    finding.acknowledged_by = by
+    finding._history_user = by
+    finding._change_reason = f"Acknowledged{': ' + note.strip() if note.strip() else ''}"
+    finding.save()
+    return finding
+
+
+@transaction.atomic
+def finding_suppress(*, finding: Finding, by: User, until: datetime, reason: str) -> Finding:
+    """Silence a finding until a time, with a reason: no alerts, no hold; it reopens afterwards
+    if its monitor still fires."""
+    reason = (reason or "").strip()
+    errors = {}
+    if not reason:
+        errors["reason"] = "Say why it is suppressed; the finding shows it."
+    if until is None or until <= timezone.now():
+        errors["until"] = "Give a time in the future."
+    if errors:
+        raise ValidationError(errors)
+    finding = Finding.objects.select_for_update().get(pk=finding.pk)
+    if not finding.is_unresolved:
+        raise ValidationError({"status": "A resolved finding cannot be suppressed."})
+    finding.status = FindingStatus.SUPPRESSED
+    finding.suppressed_until = until
+    finding.suppression_reason = reason
+    finding._history_user = by
+    finding._change_reason = f"Suppressed until {until:%Y-%m-%d %H:%M}: {reason}"
+    finding.save()
+    holds_sync(actor=by)
+    return finding

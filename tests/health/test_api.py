@@ -1,0 +1,91 @@
+"""Pings and the findings API, scoped by system."""
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from health.models import RunEvent
+from tests.health.factories import FindingFactory, RunEventFactory
+from tests.registry.factories import AutomationFactory
+
+
+@pytest.fixture
+def sf_automation(db):
+    return AutomationFactory(system="salesforce", key="sf-sla")
+
+
+def test_ping_start_then_success_closes_the_same_run(api, sf_token, sf_automation):
+    client = api.as_token(sf_token)
+    assert client.post("/api/v1/automations/sf-sla/runs/start").status_code == 201
+    run = RunEvent.objects.get()
+    assert run.outcome == "running" and run.finished_at is None
+    response = client.post("/api/v1/automations/sf-sla/runs/success")
+    assert response.status_code == 200
+    run.refresh_from_db()
+    assert run.outcome == "success" and run.finished_at is not None
+
+
+def test_ping_failure_body_is_the_error_text(api, sf_token, sf_automation):
+    client = api.as_token(sf_token)
+    response = client.post(
+        "/api/v1/automations/sf-sla/runs/failure?rid=run-7",
+        data=b"FIELD_CUSTOM_VALIDATION_EXCEPTION",
+        content_type="text/plain",
+    )
+    assert response.status_code == 201
+    run = RunEvent.objects.get(event_id="run-7")
+    assert run.outcome == "failure" and run.error == "FIELD_CUSTOM_VALIDATION_EXCEPTION"
+
+
+def test_ping_with_a_run_id_is_idempotent(api, sf_token, sf_automation):
+    client = api.as_token(sf_token)
+    client.post("/api/v1/automations/sf-sla/runs/start?rid=r1")
+    client.post("/api/v1/automations/sf-sla/runs/start?rid=r1")
+    client.post("/api/v1/automations/sf-sla/runs/success?rid=r1")
+    client.post("/api/v1/automations/sf-sla/runs/success?rid=r1")
+    assert list(RunEvent.objects.values_list("event_id", "outcome")) == [("r1", "success")]
+
+
+def test_ping_of_another_systems_automation_is_404(api, hs_token, sf_automation):
+    assert api.as_token(hs_token).post("/api/v1/automations/sf-sla/runs/start").status_code == 404
+    assert not RunEvent.objects.exists()
+
+
+def test_unknown_ping_kind_is_404(api, sf_token, sf_automation):
+    assert api.as_token(sf_token).post("/api/v1/automations/sf-sla/runs/explode").status_code == 404
+
+
+def test_findings_are_scoped_to_the_tokens_system(api, sf_token, hs_token, sf_automation):
+    FindingFactory(automation=sf_automation)
+    assert api.as_token(hs_token).get("/api/v1/findings/").json()["count"] == 0
+    body = api.as_token(sf_token).get("/api/v1/findings/?kind=failure_rate_up").json()
+    assert body["count"] == 1
+    assert body["results"][0]["automation"] == "sf-sla"
+    assert body["results"][0]["evidence"] == {"runs": 10, "failures": 6}
+
+
+def test_bad_filter_is_a_400_naming_it(api, admin):
+    api.force_login(admin)
+    response = api.get("/api/v1/findings/?severity=apocalyptic")
+    assert response.status_code == 400
+    assert "severity" in response.json()["fields"]
+
+
+@pytest.mark.django_db
+def test_list_endpoints_query_count_is_constant(api, admin):
+    api.force_login(admin)
+    for url, make in (
+        ("/api/v1/findings/", lambda: FindingFactory()),
+        (
+            "/api/v1/runs/",
+            RunEventFactory,
+        ),
+    ):
+        counts = []
+        for n in (10, 30):
+            while len(api.get(url).json()["results"]) < n:
+                make()
+            with CaptureQueriesContext(connection) as ctx:
+                assert api.get(url).status_code == 200
+            counts.append(len(ctx.captured_queries))
+        assert counts[0] == counts[1], url

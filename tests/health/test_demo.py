@@ -1,0 +1,18 @@
+import pytest
+
+from health import demo
+from health.models import Finding, RunEvent
+
+
+@pytest.mark.django_db
+def test_demo_shows_a_few_findings_and_loads_once():
+    from registry import demo as registry_demo
+    from revops_gov import demo as people_demo
+
+    people_demo.load()
+    registry_demo.load()
+    assert demo.load() > 0
+    runs, findings = RunEvent.objects.count(), Finding.objects.count()
+    assert 1 <= findings <= 6  # a few actionable findings, not a flood
+    assert demo.load() == 0
+    assert (RunEvent.objects.count(), Finding.objects.count()) == (runs, findings)

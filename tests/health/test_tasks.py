@@ -1,0 +1,68 @@
+"""The periodic tasks on real Celery workers: run twice, or by two workers at once, they open
+nothing twice and send nothing twice."""
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from health import tasks
+from health.models import Finding, RunEvent
+from registry.models import Hold
+from tests.conftest import start_worker, stop_worker, wait_for
+from tests.factories import UserFactory
+from tests.registry.factories import AutomationFactory
+
+
+def _mail_count(folder) -> int:
+    return sum(path.read_text().count("\nSubject: ") for path in folder.glob("*")) if folder.exists() else 0
+
+
+@pytest.mark.worker
+@pytest.mark.django_db(transaction=True)
+def test_two_workers_running_monitors_and_alerts_open_and_send_once(tmp_path):
+    mail_dir = tmp_path / "mail"
+    mail_dir.mkdir()
+    owner = UserFactory()
+    now = timezone.now()
+    for n in range(3):
+        automation = AutomationFactory(failure_owner=owner, rule_owner=owner)
+        RunEvent.objects.bulk_create(
+            [
+                RunEvent(
+                    automation=automation,
+                    event_id=f"{n}-{i}",
+                    started_at=now - timedelta(hours=i + 1),
+                    outcome="failure",
+                    trigger_key="same" if i < 2 else "",
+                )
+                for i in range(6)
+            ]
+        )
+    env = {"EMAIL_URL": f"filemail:///{mail_dir}"}  # an absolute path needs the extra slash
+    queue = f"health-{tmp_path.name[-8:]}"
+    workers = []
+    for i in range(2):
+        folder = tmp_path / f"w{i}"
+        folder.mkdir()
+        workers.append(start_worker(folder, queue=queue, extra_env=env))
+    try:
+        results = [tasks.monitors_run.apply_async(queue=queue) for _ in range(4)]
+        results += [tasks.findings_alert.apply_async(queue=queue) for _ in range(4)]
+        wait_for(
+            lambda: (
+                all("succeeded" in w.output() for w in workers)
+                and sum(w.output().count("succeeded") for w in workers) >= len(results)
+            ),
+            timeout=60,
+            message="eight tasks to finish on two workers",
+        )
+    finally:
+        for worker in workers:
+            stop_worker(worker)
+    # Three failing automations, each failing too often and running twice for one trigger:
+    kinds = sorted(Finding.objects.values_list("kind", flat=True))
+    assert kinds == ["failure_rate_up"] * 3 + ["ran_twice"] * 3
+    assert Hold.objects.filter(source="health", released_at__isnull=True).count() == 3
+    assert Finding.objects.filter(notified_at__isnull=True).count() == 0
+    assert _mail_count(mail_dir) == 6
