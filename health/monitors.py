@@ -13,6 +13,7 @@ from django.db.models import Avg, Count, F, Max, Min, Q, Sum, Window
 from django.db.models.expressions import RowRange
 from django.utils import timezone
 
+from approvals import selectors as approvals_selectors
 from registry.choices import LifecycleStatus, ScheduleKind
 from registry.models import Automation, ChangeEvent
 
@@ -37,8 +38,7 @@ THRESHOLD_NAMES = (
 
 def reporting_impact_confirmed_ids(automation_ids) -> set[int]:
     """The automations whose readiness checklist confirms "reporting impact known" (approvals)."""
-    # WIRE: approvals.selectors.reporting_impact_confirmed_ids
-    return set()
+    return approvals_selectors.reporting_impact_confirmed_ids(automation_ids)
 
 
 def defaults() -> dict:

@@ -12,6 +12,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 from simple_history.utils import bulk_create_with_history, bulk_update_with_history
 
+from approvals import services as approvals_services
 from registry.models import Automation, DataField, Hold
 from registry.services import hold_place, hold_release_source
 from revops_gov.models import User
@@ -204,11 +205,16 @@ def shadow_observation(run: dict) -> dict:
 
 
 def _record_shadow_observations(automation, runs, *, by=None) -> None:
-    """Hand shadow runs to approvals' shadow-agreement record (no-op until wired).
+    """Hand shadow runs to approvals' shadow agreement (the live gate reads it).
 
-    `automation` is the automation id; `runs` the observation dicts from shadow_observation()."""
-    # WIRE: approvals.services.shadow_observations_record(*, automation, observations, by)
-    return
+    `automation` is the automation id; `runs` the observation dicts from shadow_observation(). A
+    shadow run without both sides (what the automation would have done, what the human did) is no
+    comparison and is left out."""
+    observations = [run for run in runs if run["automation_action"] and run["human_action"]]
+    if observations:
+        approvals_services.shadow_observations_record(
+            automation=Automation.objects.get(pk=automation), observations=observations, by=by
+        )
 
 
 PING_KINDS = ("start", "success", "failure")

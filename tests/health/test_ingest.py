@@ -8,6 +8,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+from approvals.models import ShadowObservation
 from health import services
 from health.models import RunEvent
 from tests.registry.factories import AutomationFactory, DataFieldFactory
@@ -136,34 +137,29 @@ def test_reporting_critical_changes_and_staleness_are_derived_at_ingest(admin, s
     assert (c2.reporting_critical_changed, c2.staleness_seconds) == (False, None)
 
 
-def test_shadow_runs_are_handed_to_approvals_as_observations(admin, sf_automation, monkeypatch):
-    seen = []
-    monkeypatch.setattr(services, "_record_shadow_observations", lambda a, obs, by=None: seen.append((a, obs)))
+def test_shadow_runs_feed_the_shadow_agreement_of_approvals(admin, sf_automation):
     services.runs_ingest(
         items=[
             item(sf_automation, "s1", mode="shadow", action="Route to Dana", human_outcome="route to dana"),
             item(sf_automation, "s2", mode="shadow", owner_assigned="dana", human_outcome="sam"),
+            item(sf_automation, "s3", mode="shadow", action="Route to Sam"),  # no human outcome: no comparison
             item(sf_automation, "live", action="x"),
         ],
         by=admin,
     )
-    assert len(seen) == 1
-    automation_id, observations = seen[0]
-    assert automation_id == sf_automation.pk
-    assert [(o["event_id"], o["automation_action"], o["human_action"], o["agreed"]) for o in observations] == [
+    observations = ShadowObservation.objects.filter(automation=sf_automation).order_by("event_id")
+    assert [(o.event_id, o.automation_action, o.human_action, o.agreed) for o in observations] == [
         ("s1", "Route to Dana", "route to dana", True),
         ("s2", "dana", "sam", False),
     ]
-    assert observations[0]["observed_at"] == T0 + timedelta(seconds=3)
+    assert observations[0].observed_at == T0 + timedelta(seconds=3)
 
 
-def test_a_repeated_shadow_event_is_observed_once(admin, sf_automation, monkeypatch):
-    seen = []
-    monkeypatch.setattr(services, "_record_shadow_observations", lambda a, obs, by=None: seen.extend(obs))
+def test_a_repeated_shadow_event_is_observed_once(admin, sf_automation):
     batch = [item(sf_automation, "s1", mode="shadow", action="a", human_outcome="a")]
     services.runs_ingest(items=batch, by=admin)
     services.runs_ingest(items=batch, by=admin)
-    assert len(seen) == 1
+    assert ShadowObservation.objects.filter(automation=sf_automation).count() == 1
 
 
 @pytest.mark.django_db(transaction=True)

@@ -8,6 +8,8 @@ import time_machine
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from approvals import services as approvals_services
+from approvals.choices import ReadinessItem
 from health import monitors, services
 from health.models import Finding, RunEvent
 from registry.models import Automation, Hold
@@ -258,11 +260,16 @@ def test_records_far_beyond_the_expected_volume_are_a_reporting_side_effect(cloc
     assert "900 records" in finding.reason
 
 
-def test_reporting_critical_changes_fire_unless_reporting_impact_is_confirmed(clock, automation, monkeypatch):
+def test_reporting_critical_changes_fire_unless_reporting_impact_is_confirmed(clock, automation, admin):
     RunEventFactory(automation=automation, started_at=NOW - timedelta(hours=1), reporting_critical_changed=True)
     run_pass()
     assert unresolved("reporting_side_effects").exists()
-    monkeypatch.setattr(monitors, "reporting_impact_confirmed_ids", lambda ids: {automation.pk})
+    approvals_services.readiness_tick(
+        automation=automation,
+        item=ReadinessItem.REPORTING_IMPACT,
+        note="Forecast dashboard owners signed off",
+        by=admin,
+    )
     run_pass()
     assert not unresolved().exists()
 
