@@ -105,7 +105,9 @@ _cache_url = env.str("CACHE_URL", default="") or env.str("REDIS_URL", default=""
 if _cache_url.startswith(("redis://", "rediss://")):
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            # Django's RedisCache, but a Redis that is down is a cache miss, logged, not an error:
+            # reads fall back to the database (revops_gov/cache_backends.py).
+            "BACKEND": "revops_gov.cache_backends.ResilientRedisCache",
             "LOCATION": _cache_url,
             "KEY_PREFIX": env.str("CACHE_KEY_PREFIX", default="revops"),
             "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},

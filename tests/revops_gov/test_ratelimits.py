@@ -6,6 +6,7 @@ from django.test import override_settings
 from django.urls import reverse
 
 from revops_gov.models import ApiToken, Integration
+from tests.processes import free_port
 
 pytestmark = pytest.mark.django_db
 
@@ -83,10 +84,16 @@ def test_integration_token_creation_is_limited(login, admin):
 
 def test_a_cache_that_cannot_count_lets_people_in(client, viewer, settings):
     """Fail open: with the cache down (Redis restarting) logging in still works; it is logged."""
-    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.dummy.DummyCache"}}
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "revops_gov.cache_backends.ResilientRedisCache",
+            "LOCATION": f"redis://127.0.0.1:{free_port()}/0",  # nothing listens there
+        }
+    }
     viewer.set_password("right-password-1")
     viewer.save()
-    with _rates(**{"login-username": "1/10m"}):
+    settings.SESSION_ENGINE = "django.contrib.sessions.backends.db"
+    with _rates(**{"login-username": "1/10m", "login-ip": "1/10m"}):
         for _ in range(3):
             assert _log_in(client, "victor", password="right-password-1").status_code == 302
             client.logout()
