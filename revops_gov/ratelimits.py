@@ -6,6 +6,7 @@ Rates come from REVOPS["RATE_LIMITS"] ("10/10m" = ten attempts per ten minutes).
 limit gets a 429 that says when to try again: a page for people, JSON under /api/.
 """
 
+import functools
 import ipaddress
 import logging
 
@@ -39,6 +40,30 @@ def over_limit(request, *, group: str) -> int | None:
         return None
     logger.warning("rate limit %s reached (%s attempts)", group, usage["count"])
     return max(usage["time_left"], 1)
+
+
+def login_over_limit(request) -> int | None:
+    """Both log-in counters move on every attempt: one address guessing many names, or many
+    addresses guessing one name, each hit a limit."""
+    for group in ("login-ip", "login-username"):
+        retry_after = over_limit(request, group=group)
+        if retry_after:
+            return retry_after
+    return None
+
+
+def limit_logins(view):
+    """Wrap a log-in view (the Django admin's) with the same limits as ours."""
+
+    @functools.wraps(view)
+    def limited(request, *args, **kwargs):
+        if request.method == "POST":
+            retry_after = login_over_limit(request)
+            if retry_after:
+                return too_many_requests(request, retry_after=retry_after, what="log-in attempts")
+        return view(request, *args, **kwargs)
+
+    return limited
 
 
 def too_many_requests(request, *, retry_after: int, what: str):

@@ -18,7 +18,7 @@ from .celery import app as celery_app
 from .choices import System
 from .errors import ApplicationError
 from .models import ApiToken, Integration
-from .ratelimits import over_limit, too_many_requests
+from .ratelimits import login_over_limit, over_limit, too_many_requests
 from .roles import RoleRequiredMixin
 from .tasks import HEARTBEAT_KEY
 
@@ -37,12 +37,9 @@ class LoginView(auth_views.LoginView):
     redirect_authenticated_user = True
 
     def post(self, request, *args, **kwargs):
-        # Both counters move on every attempt: one address guessing many names, or many addresses
-        # guessing one name, each hit a limit.
-        for group in ("login-ip", "login-username"):
-            retry_after = over_limit(request, group=group)
-            if retry_after:
-                return too_many_requests(request, retry_after=retry_after, what="log-in attempts")
+        retry_after = login_over_limit(request)
+        if retry_after:
+            return too_many_requests(request, retry_after=retry_after, what="log-in attempts")
         return super().post(request, *args, **kwargs)
 
 

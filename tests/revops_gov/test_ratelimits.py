@@ -97,3 +97,13 @@ def test_a_cache_that_cannot_count_lets_people_in(client, viewer, settings):
         for _ in range(3):
             assert _log_in(client, "victor", password="right-password-1").status_code == 302
             client.logout()
+
+
+def test_the_admin_login_has_the_same_limits(client):
+    with _rates(**{"login-username": "2/10m", "login-ip": "100/10m"}):
+        for _ in range(2):
+            response = client.post("/admin/login/", {"username": "root", "password": "guess"})
+            assert response.status_code == 200
+        response = client.post("/admin/login/", {"username": "root", "password": "guess"})
+        assert response.status_code == 429
+        assert client.get("/admin/login/").status_code == 200
