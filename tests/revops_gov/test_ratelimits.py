@@ -1,5 +1,7 @@
 """Logging in and creating tokens are rate limited; over the limit, a 429 that says when to retry."""
 
+import json
+
 import pytest
 from django.conf import settings
 from django.test import override_settings
@@ -107,3 +109,15 @@ def test_the_admin_login_has_the_same_limits(client):
         response = client.post("/admin/login/", {"username": "root", "password": "guess"})
         assert response.status_code == 429
         assert client.get("/admin/login/").status_code == 200
+
+
+def test_under_the_api_the_429_is_json_in_the_one_error_shape(rf):
+    from revops_gov.ratelimits import too_many_requests
+
+    response = too_many_requests(rf.post("/api/v1/anything/"), retry_after=42, what="tokens created")
+    assert response.status_code == 429 and response["Retry-After"] == "42"
+    assert json.loads(response.content) == {
+        "message": "Too many tokens created. Wait 42 seconds and try again.",
+        "fields": {},
+        "extra": {"retry_after": 42},
+    }
