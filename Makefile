@@ -9,7 +9,7 @@ PORT ?= 8000
 # XStatic-Bootstrap builds from an sdist that needs setuptools < 81 (see build-constraints.txt).
 PIP := PIP_CONSTRAINT=build-constraints.txt $(BIN)/pip
 
-.PHONY: install run test test-fast bench lint check-deploy demo-reset clean
+.PHONY: install run test test-fast test-production bench lint check-deploy demo-reset clean
 
 $(BIN)/.installed: pyproject.toml build-constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit("Python 3.11 or newer is needed, found " + sys.version.split()[0]) if sys.version_info < (3, 11) else None'
@@ -30,7 +30,12 @@ test: install
 	$(BIN)/python -m pytest
 
 test-fast: install
-	$(BIN)/python -m pytest -m "not browser and not worker and not schemathesis"
+	$(BIN)/python -m pytest -m "not browser and not worker and not schemathesis and not faults and not production"
+
+# The production shape natively (gunicorn, worker, beat) and the fault tests; needs PostgreSQL on
+# 127.0.0.1:5432 and Redis on 127.0.0.1:6379 (PRODSHAPE_DATABASE_URL / PRODSHAPE_REDIS to change).
+test-production: install
+	$(BIN)/python -m pytest -m "production or faults"
 
 bench: install
 	$(BIN)/python -m bench.run

@@ -1,4 +1,5 @@
 from django import forms
+from django.conf import settings
 
 from revops_gov.forms import ChangeReasonField, StyledFormMixin
 from revops_gov.models import User
@@ -123,6 +124,12 @@ class ImportForm(StyledFormMixin, forms.Form):
             "application/octet-stream",
         ):
             raise forms.ValidationError(f"This is a {upload.content_type} file, not CSV.")
+        # Refused before it is read: a huge upload never reaches memory.
+        max_bytes = settings.REVOPS["CSV_IMPORT_MAX_BYTES"]
+        if upload.size > max_bytes:
+            raise forms.ValidationError(
+                f"The file is larger than {max_bytes // 1024} KB; split it and import each part."
+            )
         return upload
 
 

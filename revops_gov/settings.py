@@ -105,7 +105,9 @@ _cache_url = env.str("CACHE_URL", default="") or env.str("REDIS_URL", default=""
 if _cache_url.startswith(("redis://", "rediss://")):
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            # Django's RedisCache, but a Redis that is down is a cache miss, logged, not an error:
+            # reads fall back to the database (revops_gov/cache_backends.py).
+            "BACKEND": "revops_gov.cache_backends.ResilientRedisCache",
             "LOCATION": _cache_url,
             "KEY_PREFIX": env.str("CACHE_KEY_PREFIX", default="revops"),
             "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
@@ -148,8 +150,19 @@ SECURE_HSTS_PRELOAD = SECURE_HSTS_SECONDS > 0
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
-if env.bool("DJANGO_BEHIND_TLS_PROXY", default=False):
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_SAMESITE = "Lax"
+SESSION_COOKIE_AGE = env.int("DJANGO_SESSION_COOKIE_AGE", default=14 * 24 * 3600)
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+# Load balancers probe /healthz over plain HTTP inside the network: never redirect it.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+BEHIND_TLS_PROXY = env.bool("DJANGO_BEHIND_TLS_PROXY", default=False)
+if BEHIND_TLS_PROXY:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# Rate limits (django-ratelimit) count in the default cache; the client address is the proxy's
+# last X-Forwarded-For entry when behind the TLS proxy, else REMOTE_ADDR (revops_gov.ratelimits).
+RATELIMIT_IP_META_KEY = "revops_gov.ratelimits.client_ip"
+RATELIMIT_FAIL_OPEN = True
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 
@@ -285,6 +298,12 @@ REVOPS = {
     "CSV_IMPORT_MAX_BYTES": env.int("REVOPS_CSV_IMPORT_MAX_BYTES", default=2 * 1024 * 1024),
     "CSV_IMPORT_MAX_ROWS": env.int("REVOPS_CSV_IMPORT_MAX_ROWS", default=5000),
     "SITE_URL": env.str("REVOPS_SITE_URL", default="http://127.0.0.1:8000"),
+    # Attempts per window ("10/10m"); over it, a 429 that says when to retry (revops_gov.ratelimits).
+    "RATE_LIMITS": {
+        "login-username": env.str("REVOPS_RATE_LOGIN_USERNAME", default="10/10m"),
+        "login-ip": env.str("REVOPS_RATE_LOGIN_IP", default="50/10m"),
+        "token-create": env.str("REVOPS_RATE_TOKEN_CREATE", default="20/h"),
+    },
 }
 # Each app adds its settings in its own block below, so apps never edit the same lines.
 

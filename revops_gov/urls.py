@@ -4,9 +4,12 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from . import views
+from .ratelimits import limit_logins
 
 admin.site.site_header = "RevOps Governance administration"
 admin.site.site_title = "RevOps Governance"
+# The admin's own log-in form is a second door: the same rate limits guard it.
+admin.site.login = limit_logins(admin.site.login)
 
 urlpatterns = [
     path("", views.HomeView.as_view(), name="home"),

@@ -18,6 +18,7 @@ from .celery import app as celery_app
 from .choices import System
 from .errors import ApplicationError
 from .models import ApiToken, Integration
+from .ratelimits import login_over_limit, over_limit, too_many_requests
 from .roles import RoleRequiredMixin
 from .tasks import HEARTBEAT_KEY
 
@@ -34,6 +35,12 @@ class HomeView(RoleRequiredMixin, View):
 class LoginView(auth_views.LoginView):
     template_name = "registration/login.html"
     redirect_authenticated_user = True
+
+    def post(self, request, *args, **kwargs):
+        retry_after = login_over_limit(request)
+        if retry_after:
+            return too_many_requests(request, retry_after=retry_after, what="log-in attempts")
+        return super().post(request, *args, **kwargs)
 
 
 def _check_database() -> str | None:
@@ -85,6 +92,9 @@ class TokenListView(RoleRequiredMixin, View):
         return render(request, "account/tokens.html", {"tokens": tokens, "new_token": new_token})
 
     def post(self, request):
+        retry_after = over_limit(request, group="token-create")
+        if retry_after:
+            return too_many_requests(request, retry_after=retry_after, what="tokens created")
         name = request.POST.get("name", "").strip()[:100]
         if not name:
             messages.error(request, "Give the token a label so you can tell it apart later.")
@@ -117,6 +127,9 @@ class IntegrationListView(RoleRequiredMixin, View):
         )
 
     def post(self, request):
+        retry_after = over_limit(request, group="token-create")
+        if retry_after:
+            return too_many_requests(request, retry_after=retry_after, what="tokens created")
         integration_id = request.POST.get("integration")
         if integration_id:
             integration = get_object_or_404(Integration, pk=integration_id)
