@@ -80,20 +80,25 @@ def start_server(env) -> subprocess.Popen:
 
 
 def wrk(path: str, headers: dict[str, str], script: str | None = None) -> dict:
-    args = ["wrk", "--latency", "-t", "2", "-c", str(CONNECTIONS), "-d", DURATION]
+    """Load one path; `errors` counts non-2xx/3xx answers and socket errors (connect, read, write,
+    timeout), so a request that never completed is never hidden."""
+    options = []
     if script:
-        args += ["-s", str(ROOT / "bench" / script)]
+        options += ["-s", str(ROOT / "bench" / script)]
     for name, value in headers.items():
-        args += ["-H", f"{name}: {value}"]
-    # Warm the workers (connections, token cache) before measuring.
-    subprocess.run([*args[:-2], "-d", "2s", f"http://127.0.0.1:{PORT}{path}"], capture_output=True, check=True)
-    out = subprocess.run([*args, f"http://127.0.0.1:{PORT}{path}"], capture_output=True, text=True, check=True).stdout
+        options += ["-H", f"{name}: {value}"]
+    base = ["wrk", "--latency", "-t", "2", "-c", str(CONNECTIONS)]
+    url = f"http://127.0.0.1:{PORT}{path}"
+    # Warm the workers (connections, token cache) before measuring, with the same headers.
+    subprocess.run([*base, "-d", "2s", *options, url], capture_output=True, check=True)
+    out = subprocess.run([*base, "-d", DURATION, *options, url], capture_output=True, text=True, check=True).stdout
     non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    socket = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
     return {
         "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
         "p50": re.search(r"\s50%\s+([\d.]+\w+)", out).group(1),
         "p99": re.search(r"\s99%\s+([\d.]+\w+)", out).group(1),
-        "errors": int(non_2xx.group(1)) if non_2xx else 0,
+        "errors": (int(non_2xx.group(1)) if non_2xx else 0) + (sum(map(int, socket.groups())) if socket else 0),
     }
 
 
