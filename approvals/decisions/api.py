@@ -11,10 +11,11 @@ from rest_framework.response import Response
 
 from revops_gov.api import token_system
 from revops_gov.errors import Forbidden
-from revops_gov.roles import can_read, is_integration
+from revops_gov.roles import is_integration
 
 from . import selectors, services
 from .filters import DecisionRequestFilter
+from .permissions import may_decide
 from .serializers import DecideInputSerializer, DecisionRequestInputSerializer, DecisionRequestOutputSerializer
 
 RECORD = "https://acme.my.salesforce.com/lightning/r"
@@ -178,9 +179,14 @@ class DecisionRequestViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, v
     @action(detail=True, methods=["post"], url_path="decide", url_name="decide")
     def decide(self, request, pk=None):
         user = request.user
-        if is_integration(user) or not can_read(user):
+        if is_integration(user):
             raise Forbidden("Decisions are made by people, with their own token.")
         decision_request = self.get_object()
+        if not may_decide(user, decision_request):
+            raise Forbidden(
+                f"Only {decision_request.assignee}, their manager or a RevOps admin may decide this request.",
+                {"assignee": decision_request.assignee.username},
+            )
         serializer = DecideInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         services.decide(request=decision_request, by=user, **serializer.validated_data)
