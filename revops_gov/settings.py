@@ -318,6 +318,10 @@ REVOPS |= {
     # The Celery queue deliveries go to (None: the default queue).
     "DECISION_WEBHOOK_QUEUE": env.str("REVOPS_DECISION_WEBHOOK_QUEUE", default="") or None,
 }
+SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"] |= {
+    "DecisionKindEnum": "approvals.decisions.kinds.DecisionKind",
+    "DecisionStatusEnum": "approvals.decisions.kinds.DecisionStatus",
+}
 
 # health (run events, monitors):
 REVOPS |= {}
