@@ -2,6 +2,7 @@
 reason kept in history; an outcome (decided, expired, cancelled) writes its webhook outbox rows in
 the same transaction, and the delivery is enqueued only after commit."""
 
+import json
 from collections import defaultdict
 from datetime import timedelta
 
@@ -37,6 +38,8 @@ def normalize_evidence(evidence) -> list[dict]:
     unlabelled lines; anything else is refused naming the field."""
     if evidence in (None, "", [], {}):
         return []
+    if "\\u0000" in json.dumps(evidence):
+        raise ValidationError({"evidence": "Null characters are not allowed."})
     if isinstance(evidence, dict):
         return [{"label": str(key), "value": _scalar(value)} for key, value in evidence.items()]
     if isinstance(evidence, list):
@@ -60,8 +63,6 @@ def normalize_evidence(evidence) -> list[dict]:
 def _scalar(value):
     if isinstance(value, str | int | float | bool) or value is None:
         return value
-    import json
-
     return json.dumps(value, sort_keys=True)
 
 

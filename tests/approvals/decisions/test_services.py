@@ -268,3 +268,10 @@ class django_capture_on_commit:
         self.connection.run_on_commit[self.start :] = []
         for _, callback, _ in callbacks:
             callback()
+
+
+def test_evidence_with_a_null_character_is_refused_naming_the_field(admin):
+    # PostgreSQL cannot store \u0000 in JSON: refused as bad input, never a 500.
+    with pytest.raises(ValidationError) as error:
+        _create(AutomationFactory(), admin, evidence={"Domain": "acme\x00.com"})
+    assert "evidence" in error.value.message_dict
