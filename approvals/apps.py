@@ -24,3 +24,7 @@ class ApprovalsConfig(AppConfig):
                 badge=waiting_count,
             )
         )
+
+        from .decisions import apps_ready
+
+        apps_ready()

@@ -81,7 +81,9 @@ def load(*, stdout=None) -> int:
         draft = services.packet_update(packet=draft, by=admin, **_sections(waiting, admin))
         services.packet_submit(packet=draft, by=admin)
         created += 1
-    return created
+    from .decisions import demo as decisions_demo
+
+    return created + decisions_demo.load(stdout=stdout)
 
 
 def _shadow(automation: Automation, admin: User) -> None:

@@ -239,3 +239,7 @@ class LifecycleMove(AppendOnly):
 
     def __str__(self):
         return f"{self.from_status} → {self.to_status}"
+
+
+# The decision queue (approvals/decisions/) keeps its models in its own package.
+from .decisions.models import *  # noqa: E402, F403

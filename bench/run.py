@@ -14,7 +14,7 @@ BENCHES = (
     "bench.registry",
     "bench.backlog",
     "bench.approvals",
-    # "bench.decisions",
+    "bench.decisions",
     "bench.health",
     # "bench.review",
     "bench.proof",

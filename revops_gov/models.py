@@ -50,7 +50,11 @@ class Integration(models.Model):
         User, on_delete=models.PROTECT, related_name="integration", verbose_name="service account"
     )
     created_at = models.DateTimeField("created", auto_now_add=True)
-    history = HistoricalRecords()
+    # Where decision outcomes are POSTed (approvals.decisions.webhooks), signed with the secret.
+    # The secret is write-only: no API and no page ever shows it back.
+    webhook_url = models.URLField("webhook URL", max_length=500, blank=True)
+    webhook_secret = models.CharField("webhook secret", max_length=200, blank=True)
+    history = HistoricalRecords(excluded_fields=["webhook_secret"])
 
     class Meta:
         ordering = ["name"]

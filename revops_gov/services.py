@@ -123,3 +123,22 @@ def api_token_revoke(*, token: ApiToken, by: User) -> ApiToken:
     cache.delete(key)
     transaction.on_commit(lambda: cache.delete(key))
     return token
+
+
+@transaction.atomic
+def integration_webhook_set(*, integration: Integration, url: str, secret: str = "", by: User) -> Integration:
+    """Set where decision outcomes are POSTed for this integration and the secret they are signed
+    with. An empty secret keeps the current one; an empty URL switches the webhook off."""
+    from django.core.exceptions import ValidationError
+
+    integration = Integration.objects.select_for_update().get(pk=integration.pk)
+    integration.webhook_url = (url or "").strip()
+    if secret:
+        integration.webhook_secret = secret.strip()
+    if integration.webhook_url and len(integration.webhook_secret) < 16:
+        raise ValidationError({"webhook_secret": "Give a secret of at least 16 characters to sign the webhook with."})
+    integration.full_clean()
+    integration._history_user = by
+    integration._change_reason = "Webhook set" if integration.webhook_url else "Webhook switched off"
+    integration.save()
+    return integration

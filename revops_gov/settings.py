@@ -273,7 +273,12 @@ CELERY_BEAT_SCHEDULE |= {}
 CELERY_BEAT_SCHEDULE |= {}
 
 # approvals: the decision queue (escalation, expiry, digests, webhook delivery):
-CELERY_BEAT_SCHEDULE |= {}
+CELERY_BEAT_SCHEDULE |= {
+    "decisions-escalate-overdue": {"task": "decisions.escalate_overdue", "schedule": timedelta(minutes=5)},
+    "decisions-expire": {"task": "decisions.expire_due", "schedule": timedelta(minutes=5)},
+    "decisions-digest": {"task": "decisions.send_digests", "schedule": timedelta(hours=1)},
+    "decisions-outbox-sweep": {"task": "decisions.outbox_sweep", "schedule": timedelta(minutes=1)},
+}
 
 # health (run events, monitors):
 CELERY_BEAT_SCHEDULE |= {
@@ -330,7 +335,33 @@ REVOPS |= {
 }
 
 # approvals: the decision queue and webhooks:
-REVOPS |= {}
+REVOPS |= {
+    # Default time to decide, per kind, in hours (a lead waiting on a route cannot wait long).
+    "DECISION_DUE_HOURS": {
+        "duplicate_merge": 72,
+        "strategic_lead_route": 4,
+        "forecast_risk_alert": 24,
+        "renewal_risk_summary": 72,
+        "expansion_signal": 48,
+    },
+    # Digests go out on the first hourly run from this local hour on, once per person per day.
+    "DECISION_DIGEST_HOUR": env.int("REVOPS_DECISION_DIGEST_HOUR", default=7),
+    # An open request expires this long after it was due (the CRM is told).
+    "DECISION_EXPIRE_AFTER_HOURS": env.int("REVOPS_DECISION_EXPIRE_AFTER_HOURS", default=7 * 24),
+    # Webhook delivery: first retry after BASE seconds, doubling up to MAX, for WINDOW hours.
+    "DECISION_WEBHOOK_TIMEOUT_SECONDS": env.float("REVOPS_DECISION_WEBHOOK_TIMEOUT_SECONDS", default=10),
+    "DECISION_WEBHOOK_BACKOFF_BASE_SECONDS": env.float("REVOPS_DECISION_WEBHOOK_BACKOFF_BASE_SECONDS", default=30),
+    "DECISION_WEBHOOK_BACKOFF_MAX_SECONDS": env.float("REVOPS_DECISION_WEBHOOK_BACKOFF_MAX_SECONDS", default=3600),
+    "DECISION_WEBHOOK_RETRY_HOURS": env.float("REVOPS_DECISION_WEBHOOK_RETRY_HOURS", default=24),
+    # A claimed delivery not finished within this lease is retried by the sweep (a dead worker).
+    "DECISION_WEBHOOK_LEASE_SECONDS": env.float("REVOPS_DECISION_WEBHOOK_LEASE_SECONDS", default=60),
+    # The Celery queue deliveries go to (None: the default queue).
+    "DECISION_WEBHOOK_QUEUE": env.str("REVOPS_DECISION_WEBHOOK_QUEUE", default="") or None,
+}
+SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"] |= {
+    "DecisionKindEnum": "approvals.decisions.kinds.DecisionKind",
+    "DecisionStatusEnum": "approvals.decisions.kinds.DecisionStatus",
+}
 
 # health (run events, monitors):
 REVOPS |= {

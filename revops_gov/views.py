@@ -4,6 +4,7 @@ import time
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.core.cache import cache
+from django.core.exceptions import ValidationError
 from django.db import DatabaseError, connection
 from django.http import HttpResponseServerError, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -16,7 +17,7 @@ from django.views.decorators.http import require_GET
 from . import services
 from .celery import app as celery_app
 from .choices import System
-from .errors import ApplicationError
+from .errors import ApplicationError, validation_error_fields
 from .models import ApiToken, Integration
 from .ratelimits import login_over_limit, over_limit, too_many_requests
 from .roles import RoleRequiredMixin
@@ -127,6 +128,9 @@ class IntegrationListView(RoleRequiredMixin, View):
         )
 
     def post(self, request):
+        webhook_for = request.POST.get("webhook_for")
+        if webhook_for:
+            return self._set_webhook(request, get_object_or_404(Integration, pk=webhook_for))
         retry_after = over_limit(request, group="token-create")
         if retry_after:
             return too_many_requests(request, retry_after=retry_after, what="tokens created")
@@ -151,6 +155,21 @@ class IntegrationListView(RoleRequiredMixin, View):
             messages.error(request, exc.message)
             return redirect("integration-list")
         return self.get(request, new_token=raw, new_for=integration)
+
+    def _set_webhook(self, request, integration):
+        try:
+            services.integration_webhook_set(
+                integration=integration,
+                url=request.POST.get("webhook_url", ""),
+                secret=request.POST.get("webhook_secret", ""),
+                by=request.user,
+            )
+        except ValidationError as exc:
+            for errors in validation_error_fields(exc).values():
+                messages.error(request, f"{integration.name}: {' '.join(errors)}")
+        else:
+            messages.success(request, f"Webhook of {integration.name} saved.")
+        return redirect("integration-list")
 
 
 class IntegrationTokenRevokeView(RoleRequiredMixin, View):

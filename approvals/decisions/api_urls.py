@@ -3,6 +3,9 @@
 
 def register(router) -> None:
     """Register this app's viewsets on the shared /api/v1/ router."""
+    from .api import DecisionRequestViewSet
+
+    router.register("decisions", DecisionRequestViewSet, basename="decision")
 
 
 urlpatterns: list = []

@@ -1,9 +1,65 @@
 """Who may use each decision-queue route (see tests/authz.py)."""
 
-RULES: dict = {}
-API_WRITES: dict = {}
+from tests.authz import API_READ, API_SCOPED, PAGE_GOVERN, PAGE_READ, POST_GOVERN
+
+NOBODY_BUT_ADMIN = {
+    "anonymous": 302,
+    "outsider": 403,
+    "viewer": 403,
+    "manager": 403,
+    "admin": 400,
+    "integration": 403,
+    "other_integration": 403,
+}
+
+RULES = {
+    "decisions:queue": ("get", PAGE_READ),
+    "decisions:team": ("get", PAGE_GOVERN),
+    "decisions:history": ("get", PAGE_READ),
+    "decisions:deliveries": ("get", PAGE_GOVERN),
+    "decisions:redeliver": ("post", POST_GOVERN),
+    "decisions:detail": ("get", PAGE_READ),
+    # The world's request waits for someone else: only an admin gets as far as "choose an option".
+    "decisions:decide": ("post", NOBODY_BUT_ADMIN),
+    "decisions:reassign": ("post", POST_GOVERN),
+    "decisions:cancel": ("post", POST_GOVERN),
+    "api:decision-list": ("get", API_READ),
+    "api:decision-detail": ("get", API_SCOPED),
+    "api:decision-decide": ("post", {**NOBODY_BUT_ADMIN, "anonymous": 401}),
+}
+API_WRITES = {
+    "api:decision-list": (
+        "post",
+        {
+            "anonymous": 401,
+            "outsider": 403,
+            "viewer": 403,
+            "manager": 403,
+            "admin": 400,
+            "integration": 400,
+            "other_integration": 400,
+        },
+    ),
+    "api:decision-decide": ("post", {**NOBODY_BUT_ADMIN, "anonymous": 401}),
+}
 
 
 def world_kwargs(world) -> dict:
     """URL arguments for this app's routes, from the shared world (tests/revops_gov/test_authz.py)."""
-    return {}
+    from approvals.decisions.models import OutboxEvent
+    from tests.approvals.decisions.factories import DecisionRequestFactory
+
+    request = DecisionRequestFactory(automation=world["automation"], created_by=world["admin"])
+    event = OutboxEvent.objects.create(
+        integration=world["integrations"]["integration"], request=request, event_type="decision.decided", payload={}
+    )
+    world["decision_request"] = request
+    return {
+        "decisions:redeliver": {"pk": event.pk},
+        "decisions:detail": {"pk": request.pk},
+        "decisions:decide": {"pk": request.pk},
+        "decisions:reassign": {"pk": request.pk},
+        "decisions:cancel": {"pk": request.pk},
+        "api:decision-detail": {"pk": request.pk},
+        "api:decision-decide": {"pk": request.pk},
+    }

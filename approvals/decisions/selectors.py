@@ -1,0 +1,83 @@
+"""Reads of the decision queue that pages, the API and the automation panel reuse."""
+
+from dataclasses import dataclass
+
+from django.db.models import Count, Prefetch, Q, QuerySet
+
+from revops_gov.roles import can_govern
+
+from .kinds import DecisionStatus
+from .models import Decision, DecisionRequest, DeliveryAttempt, OutboxEvent
+
+
+def request_queryset(*, system: str | None = None) -> QuerySet[DecisionRequest]:
+    """Requests with everything a card or the API shows, in one query."""
+    queryset = DecisionRequest.objects.select_related(
+        "automation",
+        "assignee",
+        "assignee__manager",
+        "escalated_to",
+        "created_by",
+        "decision",
+        "decision__decided_by",
+    )
+    return queryset.filter(record_system=system) if system else queryset
+
+
+def queue_for(*, user, kind: str = "", automation: str = "", team: bool = False) -> QuerySet[DecisionRequest]:
+    """Open requests waiting for the user and for the people who report to them (or, for the
+    team view, for everyone), due first: overdue ones come first because they were due earliest."""
+    queryset = request_queryset().filter(status=DecisionStatus.OPEN)
+    if not team:
+        queryset = queryset.filter(Q(assignee=user) | Q(assignee__manager=user))
+    if kind:
+        queryset = queryset.filter(kind=kind)
+    if automation:
+        queryset = queryset.filter(automation__key=automation)
+    return queryset.order_by("due_at", "pk")
+
+
+def history_for(*, user) -> QuerySet[DecisionRequest]:
+    """Closed requests: an admin sees all; others theirs, their reports' and what they decided."""
+    queryset = request_queryset().exclude(status=DecisionStatus.OPEN)
+    if not can_govern(user):
+        queryset = queryset.filter(Q(assignee=user) | Q(assignee__manager=user) | Q(decision__decided_by=user))
+    return queryset.order_by("-closed_at", "-pk")
+
+
+def waiting_count(*, user) -> int:
+    return DecisionRequest.objects.filter(
+        Q(assignee=user) | Q(assignee__manager=user), status=DecisionStatus.OPEN
+    ).count()
+
+
+@dataclass
+class OverrideStats:
+    decided: int
+    overridden: int
+    recent: list[Decision]
+
+    @property
+    def rate(self) -> float | None:
+        return self.overridden / self.decided if self.decided else None
+
+
+def override_stats(*, automation, recent: int = 5) -> OverrideStats:
+    """How often people went against the automation, and why (two queries)."""
+    counts = Decision.objects.filter(request__automation=automation).aggregate(
+        decided=Count("pk"), overridden=Count("pk", filter=Q(overrides=True))
+    )
+    latest = list(
+        Decision.objects.filter(request__automation=automation, overrides=True)
+        .select_related("decided_by", "request")
+        .order_by("-decided_at")[:recent]
+    )
+    return OverrideStats(decided=counts["decided"], overridden=counts["overridden"], recent=latest)
+
+
+def outbox_queryset() -> QuerySet[OutboxEvent]:
+    return (
+        OutboxEvent.objects.select_related("integration", "request", "request__automation")
+        .prefetch_related(Prefetch("delivery_attempts", queryset=DeliveryAttempt.objects.order_by("-attempted_at")))
+        .order_by("-created_at", "-pk")
+    )
