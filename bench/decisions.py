@@ -53,6 +53,14 @@ def seed():
             "status": "live",
         },
     )
+    # Live needs an approved packet of the current version (the permit check asks for it).
+    from approvals.models import ApprovalPacket
+
+    ApprovalPacket.objects.get_or_create(
+        automation=automation,
+        number=1,
+        defaults={"state": "approved", "automation_version": automation.version, "rule": automation.rule},
+    )
     integration = Integration.objects.filter(name="bench-sf").first()
     if integration is None:
         integration, sf_token = services.integration_create(name="bench-sf", system="salesforce")

@@ -10,11 +10,10 @@ from axe_playwright_python.sync_playwright import Axe
 from approvals.decisions.models import Decision
 from revops_gov import services as gov
 from tests.approvals.decisions.conftest import SECRET, Receiver
-from tests.approvals.decisions.factories import DecisionRequestFactory
+from tests.approvals.decisions.factories import DecisionRequestFactory, LiveAutomationFactory
 from tests.browser.conftest import log_in
 from tests.conftest import start_worker, stop_worker, wait_for
 from tests.factories import PASSWORD, UserFactory
-from tests.registry.factories import AutomationFactory
 
 
 @pytest.fixture
@@ -38,7 +37,7 @@ def test_manager_overrides_a_strategic_route_in_place_and_the_crm_gets_the_signe
     settings.REVOPS = {**settings.REVOPS, "DECISION_WEBHOOK_QUEUE": queue}
     integration, _ = gov.integration_create(name="salesforce-prod", system="salesforce")
     gov.integration_webhook_set(integration=integration, url=crm.url, secret=SECRET, by=admin)
-    automation = AutomationFactory(name="Strategic lead routing", reassigns_strategic_ownership=True)
+    automation = LiveAutomationFactory(name="Strategic lead routing", reassigns_strategic_ownership=True)
     rep = UserFactory(manager=manager, first_name="Riley", last_name="Rep")
     request = DecisionRequestFactory(automation=automation, assignee=rep, record_id="00QGLOBEX01")
     DecisionRequestFactory(automation=automation, assignee=rep, kind="duplicate_merge", record_id="001OTHER")

@@ -4,8 +4,19 @@ import factory
 from django.utils import timezone
 
 from approvals.decisions.models import DecisionRequest
+from tests.approvals.factories import approved_packet
 from tests.factories import UserFactory
 from tests.registry.factories import AutomationFactory
+
+
+class LiveAutomationFactory(AutomationFactory):
+    """An automation allowed to run live: status live (by default) and an approved packet of its
+    current version, which the permit check asks for before any decision may be queued."""
+
+    @factory.post_generation
+    def approved(obj, create, extracted, **kwargs):
+        if create and obj.status in ("approved", "shadow", "live") and extracted is not False:
+            approved_packet(obj)
 
 
 class DecisionRequestFactory(factory.django.DjangoModelFactory):
@@ -14,7 +25,7 @@ class DecisionRequestFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = DecisionRequest
 
-    automation = factory.SubFactory(AutomationFactory, reassigns_strategic_ownership=True)
+    automation = factory.SubFactory(LiveAutomationFactory, reassigns_strategic_ownership=True)
     kind = "strategic_lead_route"
     record_system = factory.SelfAttribute("automation.system")
     record_object = "Lead"

@@ -9,9 +9,8 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from approvals.decisions.models import DecisionRequest
-from tests.approvals.decisions.factories import DecisionRequestFactory
+from tests.approvals.decisions.factories import DecisionRequestFactory, LiveAutomationFactory
 from tests.factories import UserFactory, personal_token
-from tests.registry.factories import AutomationFactory
 
 pytestmark = pytest.mark.django_db
 URL = "/api/v1/decisions/"
@@ -30,7 +29,7 @@ BODY = {
 
 @pytest.fixture
 def routing(db):
-    return AutomationFactory(key="strategic-lead-routing", system="salesforce", reassigns_strategic_ownership=True)
+    return LiveAutomationFactory(key="strategic-lead-routing", system="salesforce", reassigns_strategic_ownership=True)
 
 
 def test_an_integration_creates_a_request_and_the_same_key_returns_it(api, sf_token, routing):
@@ -61,7 +60,7 @@ def test_a_request_without_why_or_expected_action_is_a_400_naming_it(api, sf_tok
 
 
 def test_a_request_for_an_automation_not_live_is_refused_with_the_permit_reasons(api, sf_token):
-    AutomationFactory(key="strategic-lead-routing", status="in_design")
+    LiveAutomationFactory(key="strategic-lead-routing", status="in_design")
     response = api.as_token(sf_token).post(URL, BODY, format="json")
     assert response.status_code == 400
     assert response.json()["extra"]["reasons"] == ["In design: it needs an approved packet before it may run"]
@@ -74,8 +73,8 @@ def test_an_integration_cannot_name_another_systems_automation(api, hs_token, ro
 
 
 def test_an_integration_sees_only_its_own_system(api, sf_token, hs_token):
-    mine = DecisionRequestFactory(automation=AutomationFactory(system="salesforce"))
-    theirs = DecisionRequestFactory(automation=AutomationFactory(system="hubspot"))
+    mine = DecisionRequestFactory(automation=LiveAutomationFactory(system="salesforce"))
+    theirs = DecisionRequestFactory(automation=LiveAutomationFactory(system="hubspot"))
     body = api.as_token(sf_token).get(URL).json()
     assert [r["id"] for r in body["results"]] == [mine.pk]
     assert api.as_token(sf_token).get(f"{URL}{theirs.pk}/").status_code == 404
@@ -148,7 +147,7 @@ def test_no_integration_secret_is_ever_returned(api, admin_token, sf_integration
 @pytest.mark.parametrize("persona", ["admin", "integration"])
 def test_the_list_runs_in_constant_queries(api, admin_token, sf_token, persona):
     client = api.as_token(admin_token if persona == "admin" else sf_token)
-    automation = AutomationFactory(system="salesforce")
+    automation = LiveAutomationFactory(system="salesforce")
     client.get(URL)  # warm the token cache
 
     def count(n):

@@ -15,9 +15,8 @@ from approvals.decisions.kinds import OPTIONS, DecisionKind
 from approvals.decisions.models import Decision, DecisionRequest, DigestSent, OutboxEvent
 from registry.services import hold_place
 from revops_gov.errors import ApplicationError, Conflict, Forbidden
-from tests.approvals.decisions.factories import DecisionRequestFactory
+from tests.approvals.decisions.factories import DecisionRequestFactory, LiveAutomationFactory
 from tests.factories import UserFactory
-from tests.registry.factories import AutomationFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -37,7 +36,7 @@ def _create(automation, by, **kwargs):
 
 
 def test_a_request_defaults_to_the_exception_owner_and_the_kind_due_time(admin, settings):
-    automation = AutomationFactory(merges_records=True)
+    automation = LiveAutomationFactory(merges_records=True)
     now = timezone.now()
     with time_machine.travel(now, tick=False):
         request, created = _create(automation, admin)
@@ -51,7 +50,7 @@ def test_a_request_defaults_to_the_exception_owner_and_the_kind_due_time(admin, 
 @pytest.mark.parametrize("field", ["why", "proposed_action"])
 def test_a_request_that_does_not_explain_itself_is_refused(admin, field):
     with pytest.raises(ValidationError) as error:
-        _create(AutomationFactory(), admin, **{field: "  "})
+        _create(LiveAutomationFactory(), admin, **{field: "  "})
     assert field in error.value.message_dict
     assert not DecisionRequest.objects.exists()
 
@@ -59,13 +58,13 @@ def test_a_request_that_does_not_explain_itself_is_refused(admin, field):
 @pytest.mark.parametrize("status", ["proposed", "in_design", "approved", "shadow", "paused", "retired"])
 def test_an_automation_that_may_not_run_live_may_not_queue_decisions(admin, status):
     with pytest.raises(ApplicationError) as error:
-        _create(AutomationFactory(status=status), admin)
+        _create(LiveAutomationFactory(status=status), admin)
     assert error.value.extra["reasons"]
     assert error.value.extra["field"] == "automation"
 
 
 def test_a_hold_refuses_with_its_reason(admin):
-    automation = AutomationFactory()
+    automation = LiveAutomationFactory()
     hold_place(automation=automation, source="manual", reason="Routing broke after the territory change", by=admin)
     with pytest.raises(ApplicationError) as error:
         _create(automation, admin)
@@ -73,7 +72,7 @@ def test_a_hold_refuses_with_its_reason(admin):
 
 
 def test_the_same_idempotency_key_returns_the_same_request(admin):
-    automation = AutomationFactory()
+    automation = LiveAutomationFactory()
     first, created = _create(automation, admin, idempotency_key="sf-evt-1")
     again, created_again = _create(automation, admin, idempotency_key="sf-evt-1")
     assert (created, created_again) == (True, False)
@@ -82,7 +81,7 @@ def test_the_same_idempotency_key_returns_the_same_request(admin):
 
 
 def test_without_an_exception_owner_an_assignee_is_needed(admin):
-    automation = AutomationFactory(exception_owner=None)
+    automation = LiveAutomationFactory(exception_owner=None)
     with pytest.raises(ValidationError) as error:
         _create(automation, admin)
     assert "assignee" in error.value.message_dict
@@ -200,7 +199,7 @@ def test_the_outbox_row_is_written_in_the_decisions_transaction(admin, sf_integr
 
 
 def test_no_outbox_for_a_system_without_a_webhook(admin, sf_integration):
-    request = DecisionRequestFactory(automation=AutomationFactory(system="hubspot"))
+    request = DecisionRequestFactory(automation=LiveAutomationFactory(system="hubspot"))
     services.decide(request=request, by=request.assignee, option="accept_owner")
     assert not OutboxEvent.objects.exists()
 
@@ -273,5 +272,5 @@ class django_capture_on_commit:
 def test_evidence_with_a_null_character_is_refused_naming_the_field(admin):
     # PostgreSQL cannot store \u0000 in JSON: refused as bad input, never a 500.
     with pytest.raises(ValidationError) as error:
-        _create(AutomationFactory(), admin, evidence={"Domain": "acme\x00.com"})
+        _create(LiveAutomationFactory(), admin, evidence={"Domain": "acme\x00.com"})
     assert "evidence" in error.value.message_dict

@@ -12,9 +12,8 @@ from django.utils import timezone
 from approvals.decisions import services, webhooks
 from approvals.decisions.models import Decision, OutboxEvent
 from revops_gov.models import Integration
-from tests.approvals.decisions.factories import DecisionRequestFactory
+from tests.approvals.decisions.factories import DecisionRequestFactory, LiveAutomationFactory
 from tests.factories import UserFactory
-from tests.registry.factories import AutomationFactory
 
 pytestmark = pytest.mark.django_db
 HTMX = {"HTTP_HX_REQUEST": "true"}
@@ -105,7 +104,7 @@ def test_the_history_lists_decisions_with_reasons(login, manager):
 
 
 def test_the_automation_page_shows_the_override_rate_and_reasons(login, viewer):
-    automation = AutomationFactory(reassigns_strategic_ownership=True)
+    automation = LiveAutomationFactory(reassigns_strategic_ownership=True)
     for option, reason in (
         ("override", "Wrong territory"),
         ("accept_owner", ""),
@@ -121,7 +120,7 @@ def test_the_automation_page_shows_the_override_rate_and_reasons(login, viewer):
 
 def test_the_queue_runs_in_constant_queries(login, manager):
     client = login(manager)
-    automation = AutomationFactory()
+    automation = LiveAutomationFactory()
     client.get(reverse("decisions:queue"))
 
     def count(n):
