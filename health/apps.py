@@ -20,3 +20,7 @@ class HealthConfig(AppConfig):
                 order=50,
             )
         )
+
+        from .reviews import apps_ready
+
+        apps_ready()

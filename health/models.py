@@ -199,3 +199,7 @@ class MonitorLock(models.Model):
 
     def __str__(self):
         return self.name
+
+
+# The monthly review (health/reviews/) keeps its models in its own package.
+from .reviews.models import *  # noqa: E402, F403
