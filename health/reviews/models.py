@@ -83,11 +83,11 @@ class HealthReviewRow(models.Model):
     maintenance_minutes = models.PositiveIntegerField("admin maintenance (min)", default=0)
     # What the registry said when computed (owners, fields, change events, duplicates), the
     # review questions answered, and the recommendation with the reasons that produced it.
-    facts = models.JSONField("registry facts", default=dict)
-    questions = models.JSONField("review questions", default=list)
+    facts = models.JSONField("registry facts", default=dict, blank=True)
+    questions = models.JSONField("review questions", default=list, blank=True)
     noisy = models.BooleanField("noisy", default=False, help_text="More alerts than decisions or actions.")
     recommendation = models.CharField("recommendation", max_length=10, choices=Recommendation.choices)
-    reasons = models.JSONField("reasons", default=list)
+    reasons = models.JSONField("reasons", default=list, blank=True)
 
     # The admin's confirmation: never touched by a re-computation.
     decision = models.CharField("confirmed action", max_length=10, choices=Recommendation.choices, blank=True)
