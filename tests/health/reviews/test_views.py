@@ -151,9 +151,11 @@ def test_the_page_prints_without_navigation(login, viewer):
     HealthReviewFactory()
     page = login(viewer).get(URL).content.decode()
     assert "css/review.css" in page and "window.print()" in page
+    from pathlib import Path
+
     from django.contrib.staticfiles import finders
 
-    css = open(finders.find("css/review.css")).read()
+    css = Path(finders.find("css/review.css")).read_text()
     assert "@media print" in css and "nav.navbar" in css
 
 
