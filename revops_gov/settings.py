@@ -407,6 +407,8 @@ REVOPS |= {
         # "Users ignore the alert most of the time": the share of alerts with no action taken.
         "ignored_share": env.float("REVOPS_REVIEW_IGNORED_SHARE", default=0.5),
         "noisy_min_alerts": env.int("REVOPS_REVIEW_NOISY_MIN_ALERTS", default=10),  # fewer alerts are never noisy
+        # Noisy: more alerts than this many per decision or completed task they led to.
+        "noisy_ratio": env.float("REVOPS_REVIEW_NOISY_RATIO", default=1.5),
         "duplicate_share": env.float("REVOPS_REVIEW_DUPLICATE_SHARE", default=0.2),  # runs sharing a trigger
         "maintenance_minutes": env.int("REVOPS_REVIEW_MAINTENANCE_MINUTES", default=240),  # admin cleanup a month
         "recompute_days": env.int("REVOPS_REVIEW_RECOMPUTE_DAYS", default=5),  # late events: the beat re-computes

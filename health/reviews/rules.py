@@ -157,14 +157,16 @@ def recommend(data: ReviewInput, limits: dict | None = None) -> Verdict:
                 f"action taken (bar {t['ignored_share']:.0%}).",
             )
         )
-    noisy = data.alerts_total >= t["noisy_min_alerts"] and data.alerts_total > data.actions_taken
+    # "If automation adds more alerts than decisions, it is not doing its job": more alerts than
+    # noisy_ratio × the decisions and completed tasks they led to (1.0 is the guide taken literally).
+    noisy = data.alerts_total >= t["noisy_min_alerts"] and data.alerts_total > t["noisy_ratio"] * data.actions_taken
     if noisy:
         reasons.append(
             Reason(
                 "noisy",
                 R.ADJUST,
-                f"Noisy: {data.alerts_total} alerts led to {data.actions_taken} decisions or completed tasks; "
-                "remove the alerts that lead to nothing.",
+                f"Noisy: {data.alerts_total} alerts led to {data.actions_taken} decisions or completed tasks "
+                f"(more than {t['noisy_ratio']:g} alerts per action); remove the alerts that lead to nothing.",
             )
         )
     if data.duplicates_with and data.runs and data.duplicate_runs / data.runs >= t["duplicate_share"]:

@@ -11,6 +11,7 @@ LIMITS = {
     "override_rate": 0.3,
     "ignored_share": 0.5,
     "noisy_min_alerts": 10,
+    "noisy_ratio": 1.5,
     "duplicate_share": 0.2,
     "maintenance_minutes": 240,
 }
@@ -173,3 +174,9 @@ def test_questions_are_answered_from_data_or_marked_for_a_person():
     ownership = answers["Which failures came from unclear ownership?"]
     assert not ownership["from_data"] and ownership["answer"].startswith(NEEDS_A_PERSON)
     assert answers["Should it be retired?"]["answer"] == "Recommended: adjust."
+
+
+def test_the_noisy_ratio_is_a_setting_and_one_is_the_guide_taken_literally():
+    data = healthy(alerts_sent=40, alerts_ignored=2, tasks_completed=38)
+    assert not recommend(data, LIMITS).noisy
+    assert recommend(data, LIMITS | {"noisy_ratio": 1.0}).noisy
