@@ -16,7 +16,7 @@ BENCHES = (
     "bench.approvals",
     "bench.decisions",
     "bench.health",
-    # "bench.review",
+    "bench.review",
     "bench.proof",
 )
 
