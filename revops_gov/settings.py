@@ -415,6 +415,10 @@ REVOPS |= {
         "trend_months": 12,
     },
 }
+SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"] |= {
+    # A row's recommendation, its confirmed decision and each reason's action share one choice set.
+    "RecommendationEnum": "health.reviews.models.Recommendation",
+}
 
 LOGGING = {
     "version": 1,
