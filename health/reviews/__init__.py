@@ -6,9 +6,14 @@ own package."""
 
 
 def apps_ready() -> None:
-    """Called from HealthConfig.ready(): the tasks and the navigation entry."""
+    """Called from HealthConfig.ready(): the tasks, the navigation entry, the automation panel."""
+    from registry.extensions import AutomationPanel, register_automation_panel
     from revops_gov.navigation import NavItem, register_nav_item
 
     from . import tasks  # noqa: F401 - Celery finds `<app>.tasks` only; this package's tasks register here
+    from .panels import review_panel_context
 
     register_nav_item(NavItem("Reviews", "reviews:list", order=65, section="/reviews/"))
+    register_automation_panel(
+        AutomationPanel("health-review", "reviews/partials/automation_panel.html", review_panel_context, order=55)
+    )

@@ -180,3 +180,12 @@ def test_two_workers_at_once_create_one_review(round_):
     assert sorted(created for _, created in results) == [False, True]
     assert HealthReview.objects.count() == 1
     assert HealthReviewRow.objects.count() == 5
+
+
+@pytest.mark.django_db
+def test_confirming_pause_of_an_automation_already_paused_moves_nothing(clock, admin):
+    automation = AutomationFactory(status="paused", rule_owner=None)
+    review, _ = services.monthly_review_run()
+    row = services.review_row_confirm(row=review.rows.get(), by=admin, decision="pause", note="Stays paused")
+    assert row.decision == "pause" and row.lifecycle_move == ""
+    assert not LifecycleMove.objects.filter(automation=automation).exists()

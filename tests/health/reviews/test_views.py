@@ -167,3 +167,13 @@ def test_an_admin_recomputes_and_confirmations_stay(login, admin):
     assert response.status_code == 302
     row = HealthReviewRow.objects.get(pk=row.pk)
     assert row.runs == 1 and (row.decision, row.note) == ("keep", "Fine")
+
+
+def test_the_automation_page_shows_its_latest_review_and_the_nav_links_reviews(login, viewer):
+    row = HealthReviewRowFactory(recommendation="adjust", reasons=[{"rule": "noisy", "action": "adjust",
+                                                                     "text": "Noisy: 40 alerts"}])  # fmt: skip
+    page = login(viewer).get(row.automation.get_absolute_url()).content.decode()
+    assert "Monthly health review" in page and "Noisy: 40 alerts" in page
+    assert f"/reviews/automations/{row.automation.key}/" in page and 'href="/reviews/"' in page
+    alone = AutomationFactory()
+    assert "Not in a monthly review yet" in login(viewer).get(alone.get_absolute_url()).content.decode()
