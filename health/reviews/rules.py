@@ -245,8 +245,9 @@ def recommend(data: ReviewInput, limits: dict | None = None) -> Verdict:
                 f"alerts ignored {_pct(ignored)}; it has an owner, a current rule, a visible output and a purpose.",
             )
         )
-    strongest = max(reasons, key=lambda r: STRENGTH[R(r.action)]).action
-    return Verdict(recommendation=str(R(strongest)), reasons=reasons, noisy=noisy)
+    # Strongest first (stable), so the first reason is one that produced the recommendation.
+    reasons.sort(key=lambda r: -STRENGTH[R(r.action)])
+    return Verdict(recommendation=str(R(reasons[0].action)), reasons=reasons, noisy=noisy)
 
 
 NEEDS_A_PERSON = "Needs a person"
