@@ -81,10 +81,9 @@ class HealthReviewRow(models.Model):
     handoffs_complete = models.PositiveIntegerField("handoffs complete", default=0)
     data_quality_issues = models.PositiveIntegerField("data-quality issues", default=0)
     maintenance_minutes = models.PositiveIntegerField("admin maintenance (min)", default=0)
-    # What the registry said when computed (owners, fields, change events, duplicates), the
-    # review questions answered, and the recommendation with the reasons that produced it.
+    # What the registry said when computed (owners, fields, change events, duplicates), and the
+    # recommendation with the reasons that produced it (kept: it is what the admin confirmed).
     facts = models.JSONField("registry facts", default=dict, blank=True)
-    questions = models.JSONField("review questions", default=list, blank=True)
     noisy = models.BooleanField("noisy", default=False, help_text="More alerts than decisions or actions.")
     recommendation = models.CharField("recommendation", max_length=10, choices=Recommendation.choices)
     reasons = models.JSONField("reasons", default=list, blank=True)
@@ -97,7 +96,7 @@ class HealthReviewRow(models.Model):
     )
     confirmed_at = models.DateTimeField("confirmed", null=True, blank=True)
     lifecycle_move = models.CharField("lifecycle move made", max_length=100, blank=True)
-    history = HistoricalRecords(excluded_fields=["facts", "questions", "reasons"])
+    history = HistoricalRecords(excluded_fields=["facts", "reasons"])
 
     class Meta:
         ordering = ["automation__name"]
@@ -149,3 +148,19 @@ class HealthReviewRow(models.Model):
     @property
     def is_confirmed(self) -> bool:
         return bool(self.confirmed_at)
+
+    @property
+    def review_input(self):
+        """The row's counts and facts as the rules read them."""
+        from .rules import COUNT_FIELDS, FACT_FIELDS, ReviewInput
+
+        facts = {name: self.facts[name] for name in FACT_FIELDS if name in self.facts}
+        counts = {name: getattr(self, name) for name in COUNT_FIELDS}
+        return ReviewInput(month_label=f"{self.review.month:%B %Y}", status=self.status, **counts, **facts)
+
+    @property
+    def questions(self) -> list[dict]:
+        """The review questions, answered from this row's numbers and facts (health.reviews.rules)."""
+        from .rules import questions
+
+        return questions(self.review_input, self.recommendation)

@@ -88,6 +88,19 @@ class ReviewInput:
         return self.rate(self.alerts_ignored, self.alerts_total)
 
 
+# What a review row keeps of its input: the counts as columns, the registry facts as JSON.
+COUNT_FIELDS = (
+    "runs", "failures", "overrides", "decision_requests", "decisions_made", "alerts_sent", "alerts_ignored",
+    "tasks_created", "tasks_completed", "manual_corrections", "exceptions", "findings_opened", "duplicate_runs",
+    "avg_response_seconds", "sla_measured", "sla_met", "duplicates_found", "handoffs_measured", "handoffs_complete",
+    "data_quality_issues", "maintenance_minutes",
+)  # fmt: skip
+FACT_FIELDS = (
+    "rule_owner", "failure_owner", "rule_written", "output_written", "purpose_written", "unstable_fields",
+    "deprecated_fields", "change_events", "duplicates_with", "bad_data_failures",
+)  # fmt: skip
+
+
 @dataclass(frozen=True)
 class Reason:
     rule: str
@@ -253,8 +266,9 @@ def recommend(data: ReviewInput, limits: dict | None = None) -> Verdict:
 NEEDS_A_PERSON = "Needs a person"
 
 
-def questions(data: ReviewInput, verdict: Verdict) -> list[dict]:
-    """The guide's review questions, answered from the data where it can; "needs a person" where not."""
+def questions(data: ReviewInput, recommendation: str) -> list[dict]:
+    """The guide's review questions, answered from the data where it can; "needs a person" where
+    not. Derived from a row's stored counts and facts whenever it is shown, never stored."""
 
     def answer(question: str, text: str, *, from_data: bool = True) -> dict:
         return {"question": question, "answer": text, "from_data": from_data}
@@ -341,7 +355,7 @@ def questions(data: ReviewInput, verdict: Verdict) -> list[dict]:
     out.append(
         answer(
             "Should it be retired?",
-            "Recommended: " + R(verdict.recommendation).label.lower() + ".",
+            "Recommended: " + R(recommendation).label.lower() + ".",
         )
     )
     return out

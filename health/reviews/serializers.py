@@ -40,7 +40,7 @@ class HealthReviewRowOutputSerializer(serializers.ModelSerializer):
     override_rate = serializers.FloatField(allow_null=True)
     ignored_rate = serializers.FloatField(allow_null=True)
     reasons = ReasonSerializer(many=True)
-    questions = QuestionSerializer(many=True)
+    questions = QuestionSerializer(many=True, read_only=True)
     confirmed_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
 
     class Meta:

@@ -17,20 +17,10 @@ from revops_gov.services import system_user
 
 from .compute import compute, month_bounds, previous_month
 from .models import HealthReview, HealthReviewRow, Recommendation
-from .rules import ReviewInput, questions, recommend, thresholds
+from .rules import COUNT_FIELDS, FACT_FIELDS, ReviewInput, recommend, thresholds
 
-# Copied from the review input onto the row; a re-computation rewrites these and nothing else.
-COUNT_FIELDS = (
-    "runs", "failures", "overrides", "decision_requests", "decisions_made", "alerts_sent", "alerts_ignored",
-    "tasks_created", "tasks_completed", "manual_corrections", "exceptions", "findings_opened", "duplicate_runs",
-    "avg_response_seconds", "sla_measured", "sla_met", "duplicates_found", "handoffs_measured", "handoffs_complete",
-    "data_quality_issues", "maintenance_minutes",
-)  # fmt: skip
-FACT_FIELDS = (
-    "rule_owner", "failure_owner", "rule_written", "output_written", "purpose_written", "unstable_fields",
-    "deprecated_fields", "change_events", "duplicates_with", "bad_data_failures",
-)  # fmt: skip
-COMPUTED_FIELDS = (*COUNT_FIELDS, "status", "facts", "questions", "noisy", "recommendation", "reasons")
+# A re-computation rewrites these columns and nothing else (never the confirmation).
+COMPUTED_FIELDS = (*COUNT_FIELDS, "status", "facts", "noisy", "recommendation", "reasons")
 LIFECYCLE_FOR = {Recommendation.PAUSE: LifecycleStatus.PAUSED, Recommendation.RETIRE: LifecycleStatus.RETIRED}
 
 
@@ -42,7 +32,6 @@ def _row(review: HealthReview, automation_id: int, data: ReviewInput, limits: di
         status=data.status,
         **{name: getattr(data, name) for name in COUNT_FIELDS},
         facts={name: getattr(data, name) for name in FACT_FIELDS},
-        questions=questions(data, verdict),
         noisy=verdict.noisy,
         recommendation=verdict.recommendation,
         reasons=[reason.as_dict() for reason in verdict.reasons],

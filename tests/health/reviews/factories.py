@@ -35,7 +35,6 @@ class HealthReviewRowFactory(factory.django.DjangoModelFactory):
     failures = 3
     recommendation = "keep"
     reasons = factory.LazyFunction(lambda: [{"rule": "healthy", "action": "keep", "text": "Healthy: 120 runs."}])
-    questions = factory.LazyFunction(lambda: [{"question": "Is it still used?", "answer": "Yes.", "from_data": True}])
 
 
 class ReviewedAutomationFactory(AutomationFactory):

@@ -164,7 +164,7 @@ def test_the_strongest_action_wins_and_every_reason_is_kept():
 
 def test_questions_are_answered_from_data_or_marked_for_a_person():
     data = healthy(failures=4, bad_data_failures=1, unstable_fields=["Lead.Segment__c"])
-    answers = {q["question"]: q for q in questions(data, recommend(data, LIMITS))}
+    answers = {q["question"]: q for q in questions(data, recommend(data, LIMITS).recommendation)}
     assert answers["Is it still used?"]["answer"] == "Yes: 120 runs."
     assert answers["Were its alerts ignored?"]["answer"] == "2 of 40 alerts had no action taken."
     assert answers["Is its data still trusted?"]["answer"] == "Not trusted: Lead.Segment__c."
