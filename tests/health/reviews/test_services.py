@@ -189,3 +189,35 @@ def test_confirming_pause_of_an_automation_already_paused_moves_nothing(clock, a
     row = services.review_row_confirm(row=review.rows.get(), by=admin, decision="pause", note="Stays paused")
     assert row.decision == "pause" and row.lifecycle_move == ""
     assert not LifecycleMove.objects.filter(automation=automation).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_workers_running_the_beat_task_at_once_create_one_review():
+    if connection.vendor != "postgresql":
+        pytest.skip("Concurrent writers need PostgreSQL: SQLite serialises every write, so there is no race.")
+    from health.reviews.tasks import monthly_review
+
+    for _ in range(4):
+        RunEventFactory(automation=AutomationFactory(), started_at=in_november(3))
+    barrier = threading.Barrier(2)
+    results, errors = [], []
+
+    def work():
+        try:
+            barrier.wait()
+            results.append(monthly_review.apply().get())
+        except Exception as exc:  # noqa: BLE001 - the test reports whatever a worker raised
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    with time_machine.travel(DECEMBER_2ND, tick=False):
+        threads = [threading.Thread(target=work) for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+    assert not errors, errors
+    # One claims the month and creates it; the other finds it and (late events) re-computes it.
+    assert sorted(results) == ["created", "recomputed"]
+    assert HealthReview.objects.count() == 1 and HealthReviewRow.objects.count() == 4
