@@ -11,6 +11,7 @@ class HealthConfig(AppConfig):
 
         from .views import automation_panel_context
 
+        register_nav_item(NavItem("Dashboard", "dashboard:dashboard", order=1, section="/dashboard/"))
         register_nav_item(NavItem("Findings", "health:finding-list", order=60, section="/findings/"))
         register_automation_panel(
             AutomationPanel(
