@@ -5,6 +5,35 @@ from django.conf import settings
 from django.db import migrations, models
 
 
+REVIEWED = "Reviewed: "
+
+
+def reviews_from_history(apps, schema_editor):
+    """Reviews recorded before this migration live only in the history ("Reviewed: <notes>"):
+    give each its row, so the page's review history starts complete."""
+    history = apps.get_model("registry", "HistoricalAutomation")
+    review = apps.get_model("registry", "AutomationReview")
+    automation = apps.get_model("registry", "Automation")
+    rows = (
+        history.objects.filter(history_change_reason__startswith=REVIEWED, history_user__isnull=False)
+        .filter(id__in=automation.objects.values("pk"))
+        .exclude(last_reviewed_at__isnull=True)
+        .order_by("history_date")
+    )
+    review.objects.bulk_create(
+        [
+            review(
+                automation_id=row.id,
+                reviewed_by_id=row.history_user_id,
+                reviewed_at=row.last_reviewed_at,
+                notes=row.history_change_reason.removeprefix(REVIEWED),
+            )
+            for row in rows.iterator()
+        ],
+        batch_size=1000,
+    )
+
+
 class Migration(migrations.Migration):
 
     dependencies = [
@@ -38,4 +67,5 @@ class Migration(migrations.Migration):
                 'indexes': [models.Index(fields=['automation', 'reviewed_at'], name='automationreview_auto_idx')],
             },
         ),
+        migrations.RunPython(reviews_from_history, migrations.RunPython.noop),
     ]
