@@ -289,7 +289,11 @@ CELERY_BEAT_SCHEDULE |= {
 }
 
 # health (monthly review, reminders):
-CELERY_BEAT_SCHEDULE |= {}
+CELERY_BEAT_SCHEDULE |= {
+    # Daily: one reminder per overdue review cycle, an escalation after the grace period, one
+    # digest per person per run (health.reminders).
+    "health-review-reminders": {"task": "health.tasks.review_reminders_send", "schedule": timedelta(hours=24)},
+}
 
 # --- History -------------------------------------------------------------------------------
 # Change reasons are sentences people write ("material change (rule): moved back to in design…"),
@@ -395,7 +399,11 @@ REVOPS |= {
 }
 
 # health (monthly review, reminders, dashboard):
-REVOPS |= {}
+REVOPS |= {
+    # A rule owner reminded of an overdue review, still unreviewed this long after: their manager
+    # is told (health.reminders).
+    "HEALTH_REVIEW_ESCALATE_AFTER": timedelta(days=env.int("REVOPS_HEALTH_REVIEW_ESCALATE_DAYS", default=7)),
+}
 
 LOGGING = {
     "version": 1,
