@@ -288,6 +288,7 @@ class Played:
     broken_field: dict | None = None  # the data field whose change breaks it
     mode: str = ""  # the last permit answer
     counter: int = 0
+    runs: Counter = field(default_factory=Counter)  # runs due, by the permit's answer
 
     @property
     def event_driven(self) -> bool:
@@ -358,6 +359,7 @@ class Simulation:
         self.decided: set[int] = set()
         self.field_change: dict | None = None
         self.stopped = False
+        self.clock_real = False  # set once the past is played (go_real_time)
 
     # The simulated clock: the first third of the run sweeps the last `backfill` hours (compressed),
     # then it is the real clock, so what happens next (the field change, its failures) is "now".
@@ -427,7 +429,7 @@ class Simulation:
         due = sorted((p for p in self.played if p.next_due <= now), key=lambda p: p.next_due)
         for played in due:
             times = []
-            real = self.real_time()
+            real = self.clock_real
             while played.next_due <= now and len(times) < 500:
                 times.append(played.next_due)
                 played.next_due = played.advance(played.next_due, self.rng, real_time=real)
@@ -451,6 +453,7 @@ class Simulation:
 
     def run(self, played: Played, times: list[datetime]) -> None:
         mode = self.permit(played)
+        played.runs[mode] += len(times)
         if mode == "blocked":
             self.stats.count["runs_not_run_blocked"] += len(times)
             return
@@ -584,6 +587,7 @@ class Simulation:
     def go_real_time(self) -> None:
         """The past is played: record-triggered automations now fire as records arrive, every few seconds."""
         now = datetime.now(UTC)
+        self.clock_real = True
         for played in self.played:
             if played.event_driven:
                 played.next_due = min(played.next_due, played.advance(now, self.rng, real_time=True))
@@ -779,6 +783,10 @@ class Simulation:
                 "duplicate_deliveries": receiver.duplicates if receiver else 0,
                 "decided_with_outcome": len(self.decided & received_ids),
                 "decided_without_outcome_yet": len(self.decided - received_ids),
+            },
+            "by_automation": {
+                p.key: {"status": p.status, "style": p.style, "permit": p.mode, "runs_by_permit": dict(p.runs)}
+                for p in self.played
             },
             "http_errors": c["http_errors"],
             "http_errors_by_status": {

@@ -1,0 +1,181 @@
+"""The CRM simulator (`manage.py simulate_crm`) against a real server: pytest-django's live server
+(a threaded HTTP server on this test database) and a real Celery worker process delivering the
+signed webhooks, so every outcome travels the way it does in production."""
+
+import hashlib
+import hmac
+import io
+import json
+import time
+import urllib.error
+import urllib.request
+import uuid
+from datetime import timedelta
+
+import pytest
+from django.core.management import call_command
+
+from approvals.models import ShadowObservation
+from health.models import RunEvent
+from registry.models import DataField
+from revops_gov.models import ApiToken, Integration
+from revops_gov.simulator import KINDS, WebhookReceiver, verify_signature
+from tests.approvals.decisions.factories import LiveAutomationFactory
+from tests.conftest import start_worker, stop_worker
+from tests.processes import free_port
+from tests.registry.factories import DataFieldFactory
+
+
+def _signed(secret: str, body: bytes, timestamp: str) -> str:
+    return "v1=" + hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+
+
+def test_a_signature_is_checked_against_the_secret_and_the_clock():
+    body, now = b'{"event":"decision.decided"}', str(int(time.time()))
+    assert verify_signature("s" * 20, body, now, _signed("s" * 20, body, now))
+    assert not verify_signature("s" * 20, body, now, _signed("t" * 20, body, now))
+    assert not verify_signature("s" * 20, body + b" ", now, _signed("s" * 20, body, now))
+    old = str(int(time.time()) - 3600)
+    assert not verify_signature("s" * 20, body, old, _signed("s" * 20, body, old))
+    assert not verify_signature("s" * 20, body, "not-a-time", "v1=00")
+
+
+def test_the_receiver_refuses_a_forged_outcome_and_records_a_true_one_once():
+    receiver = WebhookReceiver("crm-secret-0123456789")
+    try:
+        body = json.dumps({"event": "decision.decided", "request": {"id": 7}}).encode()
+
+        def post(signature):
+            request = urllib.request.Request(
+                receiver.url,
+                data=body,
+                method="POST",
+                headers={
+                    "X-RevOps-Event-Id": "e-1",
+                    "X-RevOps-Timestamp": now,
+                    "X-RevOps-Signature": signature,
+                    "Content-Type": "application/json",
+                },
+            )
+            try:
+                with urllib.request.urlopen(request, timeout=5) as response:
+                    return response.status
+            except urllib.error.HTTPError as exc:
+                return exc.code
+
+        now = str(int(time.time()))
+        assert post("v1=forged") == 401
+        assert post(_signed("crm-secret-0123456789", body, now)) == 200
+        assert post(_signed("crm-secret-0123456789", body, now)) == 200  # at-least-once: a redelivery
+    finally:
+        receiver.close()
+    assert (receiver.received, receiver.verified, receiver.failed, receiver.duplicates) == (3, 2, ["e-1"], 1)
+    assert receiver.request_ids() == {7}
+
+
+def _simulate(*args) -> tuple[dict, str]:
+    out = io.StringIO()
+    summary_file = f"/tmp/simulator-{uuid.uuid4().hex}.json"
+    call_command("simulate_crm", *args, "--summary-json", summary_file, stdout=out, stderr=io.StringIO())
+    with open(summary_file) as handle:
+        return json.load(handle), out.getvalue()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_every_http_error_is_reported_and_none_stops_it(live_server):
+    summary, output = _simulate("--url", live_server.url, "--token", "salesforce=rg_not-a-token", "--duration", "1")
+    assert summary["http_errors_by_status"] == {"401": 1}
+    assert "HTTP 401 GET /api/v1/automations/?system=salesforce" in output
+    nobody = f"http://127.0.0.1:{free_port()}"
+    summary, output = _simulate("--url", nobody, "--token", "hubspot=rg_x", "--duration", "1")
+    assert summary["http_errors_by_status"] == {"no_answer": 1}
+    assert "HTTP no answer GET" in output and "Connection refused" in output
+
+
+def _crm_world(admin):
+    """Salesforce and HubSpot automations: live ones running every 10 min (one record-triggered), one in
+    shadow, one in design, each system's with an exception owner and a data field."""
+    world = {}
+    for system in ("salesforce", "hubspot"):
+        field = DataFieldFactory(object_name="Lead" if system == "salesforce" else "Contact")
+        every = {"schedule_kind": "interval", "schedule_interval": timedelta(minutes=10)}
+        world[system] = [
+            LiveAutomationFactory(
+                key=f"{system}-lead-routing", system=system, exception_owner=admin, data_fields=[field]
+            ),
+            LiveAutomationFactory(key=f"{system}-dedupe", system=system, merges_records=True, **every),
+            LiveAutomationFactory(key=f"{system}-sla", system=system, **every),
+            LiveAutomationFactory(key=f"{system}-forecast", system=system, status="shadow", **every),
+            LiveAutomationFactory(key=f"{system}-draft", system=system, status="in_design"),
+        ]
+    return world
+
+
+@pytest.mark.worker
+@pytest.mark.django_db(transaction=True)
+def test_the_simulator_plays_two_crms_end_to_end_against_a_live_server(live_server, admin, settings, tmp_path):
+    queue = f"test-simulator-{uuid.uuid4().hex[:8]}"
+    settings.REVOPS = {**settings.REVOPS, "DECISION_WEBHOOK_QUEUE": queue}
+    world = _crm_world(admin)
+    worker = start_worker(tmp_path, queue=queue)
+    try:
+        summary, output = _simulate(
+            "--url",
+            live_server.url,
+            "--create-tokens",
+            "--duration",
+            "9",
+            "--rate",
+            "40",
+            "--automations",
+            "5",
+            "--backfill-hours",
+            "12",
+            "--decision-every",
+            "0.3",
+            "--drain",
+            "30",
+            "--seed",
+            "3",
+        )
+    finally:
+        stop_worker(worker)
+    runs, decisions, hooks, permits = summary["runs"], summary["decisions"], summary["webhooks"], summary["permits"]
+
+    # Run events: accepted and stored once; every deliberate re-send recognised as a duplicate.
+    assert runs["accepted"] > 100 and runs["errors"] == 0
+    stored = RunEvent.objects.filter(event_id__startswith="sim-").count()
+    assert stored == runs["accepted"]
+    assert runs["duplicates_sent"] >= 1 and runs["duplicates"] == runs["duplicates_sent"]
+    assert runs["late"] >= 1 and runs["failed"] >= 1 and runs["stale"] >= 1
+    assert RunEvent.objects.filter(event_id__startswith="sim-", staleness_seconds__gte=30 * 3600).exists()
+
+    # The permit decides: live runs, shadow runs with observations, the automation in design does not run.
+    assert permits["live"] > 0 and permits["shadow"] > 0 and permits["blocked"] > 0
+    assert runs["not_run_blocked"] > 0 and not RunEvent.objects.filter(automation__status="in_design").exists()
+    assert runs["shadow_observations"] > 0
+    assert ShadowObservation.objects.filter(event_id__startswith="sim-").count() == runs["shadow_observations"]
+    assert not RunEvent.objects.filter(automation__status="shadow", mode="live").exists()
+
+    # The field change went through the API as the admin, on a field the broken automation uses.
+    change = summary["field_change"]
+    assert change["recorded"] and change["automation"] in ("salesforce-lead-routing", "hubspot-lead-routing")
+    field = DataField.objects.get(automations__key=change["automation"])
+    assert field.changed_at is not None and "simulator" in field.definition
+
+    # Decisions of every kind, idempotent, some decided by the admin; each outcome came back signed.
+    assert decisions["created"] >= len(KINDS) and all(decisions["by_kind"][kind] >= 1 for kind in KINDS)
+    assert decisions["refused"] == 0
+    assert decisions["decided"] >= 1
+    assert hooks["received"] >= decisions["decided"]
+    assert hooks["verified"] == hooks["received"] and hooks["failed_verification"] == 0
+    assert hooks["decided_with_outcome"] == decisions["decided"], output
+    assert summary["http_errors"] == 0, summary["errors"]
+
+    # Afterwards its tokens are revoked and its webhooks switched off.
+    assert not ApiToken.objects.active().filter(name__startswith=("CRM simulator")).exists()
+    assert not ApiToken.objects.active().filter(integration__name__startswith="crm-simulator-").exists()
+    assert set(Integration.objects.filter(name__startswith="crm-simulator-").values_list("webhook_url", flat=True)) == {
+        ""
+    }
+    assert world  # the world the simulator played
