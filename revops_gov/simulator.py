@@ -552,7 +552,7 @@ class Simulation:
     def ping(self, played: Played, *, failed: bool) -> None:
         token = self.config.tokens[played.system]
         played.counter += 1
-        rid = f"sim-{self.session}-{played.counter}"
+        rid = f"sim-ping-{self.session}-{played.counter}"
         path = f"/api/v1/automations/{played.key}/runs/"
         if self.client.call("POST", f"{path}start?rid={rid}", token).ok:
             self.stats.count["pings"] += 1

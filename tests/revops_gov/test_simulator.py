@@ -6,6 +6,7 @@ import hashlib
 import hmac
 import io
 import json
+import os
 import time
 import urllib.error
 import urllib.request
@@ -144,7 +145,7 @@ def test_the_simulator_plays_two_crms_end_to_end_against_a_live_server(live_serv
 
     # Run events: accepted and stored once; every deliberate re-send recognised as a duplicate.
     assert runs["accepted"] > 100 and runs["errors"] == 0
-    stored = RunEvent.objects.filter(event_id__startswith="sim-").count()
+    stored = RunEvent.objects.filter(event_id__startswith="sim-").exclude(event_id__startswith="sim-ping-").count()
     assert stored == runs["accepted"]
     assert runs["duplicates_sent"] >= 1 and runs["duplicates"] == runs["duplicates_sent"]
     assert runs["late"] >= 1 and runs["failed"] >= 1 and runs["stale"] >= 1
@@ -179,3 +180,98 @@ def test_the_simulator_plays_two_crms_end_to_end_against_a_live_server(live_serv
         ""
     }
     assert world  # the world the simulator played
+
+
+# --- The production shape: gunicorn, worker and beat on PostgreSQL and Redis ---------------------------
+@pytest.fixture
+def simulator_database():
+    from tests.revops_gov.test_production_shape import DATABASE_URL, _psycopg_admin
+
+    url = f"{DATABASE_URL}_simulator"
+    name = url.rsplit("/", 1)[1]
+    with _psycopg_admin() as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    yield url
+    with _psycopg_admin() as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.mark.production
+def test_the_simulator_plays_the_demo_team_against_the_production_shape(simulator_database, tmp_path):
+    import sys
+
+    import psycopg
+
+    from tests.processes import http, spawn, wait_until
+    from tests.revops_gov.test_production_shape import REDIS, _redis_flush, _run, procfile, production_env
+
+    # Redis databases of its own (PRODSHAPE_SIMULATOR_REDIS_DBS="broker,cache"), flushed first.
+    broker_db, cache_db = os.environ.get("PRODSHAPE_SIMULATOR_REDIS_DBS", "12,13").split(",")
+    broker_url, cache_url = f"{REDIS}/{broker_db}", f"{REDIS}/{cache_db}"
+    _redis_flush(broker_url)
+    _redis_flush(cache_url)
+    port = free_port()
+    env = production_env(
+        database_url=simulator_database, broker_url=broker_url, cache_url=cache_url, port=port, tmp_path=tmp_path
+    )
+    manage = [sys.executable, "manage.py"]
+    _run([*manage, "collectstatic", "--noinput", "--verbosity", "0"], env)
+    _run([*manage, "migrate", "--noinput"], env)
+    _run([*manage, "load_demo"], env)
+    processes = {
+        name: spawn(name, f"exec {command.strip()}", env=env, log=tmp_path / f"{name}.log", shell=True)
+        for name, command in procfile().items()
+    }
+    base = f"http://127.0.0.1:{port}"
+    summary_file = tmp_path / "summary.json"
+    try:
+        wait_until(lambda: http(f"{base}/healthz")[0] == 200, timeout=60, message="gunicorn /healthz")
+        wait_until(lambda: "ready." in processes["worker"].output(), message="the worker")
+        output = _run(
+            [
+                *manage,
+                "simulate_crm",
+                "--url",
+                base,
+                "--create-tokens",
+                "--header",
+                "X-Forwarded-Proto:https",  # behind the TLS proxy, as production runs
+                "--duration",
+                "25",
+                "--rate",
+                "10",
+                "--automations",
+                "5",
+                "--decision-every",
+                "1",
+                "--drain",
+                "40",
+                "--summary-json",
+                str(summary_file),
+            ],
+            env,
+            timeout=180,
+        )
+    finally:
+        codes = {name: process.stop() for name, process in processes.items()}
+    logs = {name: process.output()[-3000:] for name, process in processes.items()}
+    assert codes == {"web": 0, "worker": 0, "beat": 0}, f"exit codes {codes}\n{logs}"
+    assert "Traceback" not in "".join(logs.values()), logs
+
+    summary = json.loads(summary_file.read_text())
+    runs, decisions, hooks, permits = summary["runs"], summary["decisions"], summary["webhooks"], summary["permits"]
+    assert runs["accepted"] > 100 and runs["errors"] == 0, output
+    assert runs["duplicates_sent"] >= 1 and runs["duplicates"] == runs["duplicates_sent"], output
+    with psycopg.connect(simulator_database) as conn:
+        (stored,) = conn.execute(
+            "SELECT count(*) FROM health_runevent WHERE event_id LIKE 'sim-%' AND event_id NOT LIKE 'sim-ping-%'"
+        ).fetchone()
+    assert stored == runs["accepted"]
+    assert permits["live"] > 0 and permits["shadow"] > 0, output
+    assert summary["field_change"]["recorded"], output
+    assert all(decisions["by_kind"][kind] >= 1 for kind in KINDS), output
+    assert decisions["decided"] >= 1 and hooks["decided_with_outcome"] == decisions["decided"], output
+    assert hooks["verified"] == hooks["received"] and hooks["failed_verification"] == 0, output
+    # The only HTTP errors allowed: a decision refused because a monitor put its automation on hold meanwhile.
+    assert summary["http_errors"] == decisions["refused"], output
