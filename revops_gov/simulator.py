@@ -407,9 +407,10 @@ class Simulation:
             if breakable:
                 broken = breakable[0]
                 broken.broken_field = broken.card["data_fields"][0]
-            stale = [p for p in live if p.broken_field is None]
+            # A scheduled one, so its stale runs are many and recent.
+            stale = sorted((p for p in live if p.broken_field is None), key=lambda p: (p.event_driven, p.key))
             if stale:
-                stale[-1].stale = True
+                stale[0].stale = True
         self.out(
             f"Playing {len(self.played)} automations: "
             + ", ".join(f"{p.key} ({p.status}{', pings' if p.style == 'pings' else ''})" for p in self.played)
