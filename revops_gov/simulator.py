@@ -36,6 +36,7 @@ integrations, their tokens and webhooks and an admin's personal token through th
 
 import hashlib
 import hmac
+import http.client
 import json
 import random
 import secrets
@@ -186,7 +187,8 @@ class WebhookReceiver:
 
     def request_ids(self) -> set[int]:
         with self.lock:
-            return {payload["request"]["id"] for payload in self.outcomes.values() if payload.get("request")}
+            requests = (payload.get("request") for payload in self.outcomes.values() if isinstance(payload, dict))
+            return {request.get("id") for request in requests if isinstance(request, dict) and request.get("id")}
 
     def close(self) -> None:
         self.server.shutdown()
@@ -242,7 +244,7 @@ class Client:
                 answer = Answer(response.status, _json(response.read()))
         except urllib.error.HTTPError as exc:
             answer = Answer(exc.code, _json(exc.read()))
-        except (urllib.error.URLError, OSError, ValueError) as exc:
+        except (urllib.error.URLError, OSError, ValueError, http.client.HTTPException) as exc:
             answer = Answer(0, {"message": f"{exc.__class__.__name__}: {getattr(exc, 'reason', exc)}"})
         if not answer.ok:
             self.stats.http_error(method, path, answer)
@@ -393,9 +395,9 @@ class Simulation:
         """Each system's automations, live first; pick the stale one and the one a field change breaks."""
         for system, token in self.config.tokens.items():
             answer = self.client.call("GET", f"/api/v1/automations/?system={system}&page_size=500", token)
-            if not answer.ok:
+            if not answer.ok or not isinstance(answer.data, dict):
                 continue
-            chosen = choose(answer.data.get("results", []), self.config.automations)
+            chosen = choose(answer.data.get("results") or [], self.config.automations)
             for index, card in enumerate(chosen):
                 played = Played(key=card["key"], system=system, status=card["status"], card=card, next_due=None)
                 played.next_due = self._first_due(played)

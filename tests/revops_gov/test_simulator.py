@@ -7,11 +7,12 @@ import hmac
 import io
 import json
 import os
+import random
 import time
 import urllib.error
 import urllib.request
 import uuid
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.core.management import call_command
@@ -20,7 +21,7 @@ from approvals.models import ShadowObservation
 from health.models import RunEvent
 from registry.models import DataField
 from revops_gov.models import ApiToken, Integration
-from revops_gov.simulator import KINDS, WebhookReceiver, verify_signature
+from revops_gov.simulator import KINDS, Played, WebhookReceiver, choose, verify_signature
 from tests.approvals.decisions.factories import LiveAutomationFactory
 from tests.conftest import start_worker, stop_worker
 from tests.processes import free_port
@@ -72,6 +73,38 @@ def test_the_receiver_refuses_a_forged_outcome_and_records_a_true_one_once():
         receiver.close()
     assert (receiver.received, receiver.verified, receiver.failed, receiver.duplicates) == (3, 2, ["e-1"], 1)
     assert receiver.request_ids() == {7}
+
+
+def test_runs_follow_each_automation_schedule():
+    start = datetime(2026, 11, 25, 6, 30, tzinfo=UTC)
+    rng = random.Random(1)
+
+    def played(**card):
+        return Played(key="a", system="salesforce", status="live", card=card, next_due=start)
+
+    hourly = played(schedule_kind="interval", schedule_interval="01:00:00")
+    assert hourly.advance(start, rng) == start + timedelta(hours=1)
+    assert played(schedule_kind="interval", schedule_interval="2 00:00:00").advance(start, rng) == start + timedelta(
+        days=2
+    )
+    weekdays = played(schedule_kind="cron", schedule_cron="0 7 * * 1-5")  # 2026-11-25 is a Wednesday
+    assert weekdays.advance(start, rng) == start.replace(hour=7, minute=0)
+    assert weekdays.advance(datetime(2026, 11, 27, 8, tzinfo=UTC), rng) == datetime(2026, 11, 30, 7, tzinfo=UTC)
+    records = played(schedule_kind="none")
+    assert records.event_driven and not hourly.event_driven
+    past = [records.advance(start, rng) - start for _ in range(200)]
+    assert timedelta(minutes=30) < sum(past, timedelta()) / 200 < timedelta(minutes=60)
+    now = [records.advance(start, rng, real_time=True) - start for _ in range(200)]
+    assert timedelta(seconds=10) < sum(now, timedelta()) / 200 < timedelta(seconds=20)
+
+
+def test_it_plays_mostly_live_automations_with_one_in_shadow_and_one_that_may_not_run():
+    cards = [{"key": f"live-{i}", "status": "live"} for i in range(10)]
+    cards += [{"key": "s-1", "status": "shadow"}, {"key": "s-2", "status": "shadow"}]
+    cards += [{"key": "d", "status": "in_design"}]
+    chosen = [c["key"] for c in choose(cards, 5)]
+    assert chosen == ["live-0", "live-1", "live-2", "s-1", "d"]
+    assert [c["key"] for c in choose(cards[:2], 5)] == ["live-0", "live-1"]
 
 
 def _simulate(*args) -> tuple[dict, str]:
