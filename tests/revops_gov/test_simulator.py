@@ -8,6 +8,7 @@ import io
 import json
 import os
 import random
+import re
 import time
 import urllib.error
 import urllib.request
@@ -15,7 +16,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 
 from approvals.models import ShadowObservation
 from health.models import RunEvent
@@ -105,6 +106,21 @@ def test_it_plays_mostly_live_automations_with_one_in_shadow_and_one_that_may_no
     chosen = [c["key"] for c in choose(cards, 5)]
     assert chosen == ["live-0", "live-1", "live-2", "s-1", "d"]
     assert [c["key"] for c in choose(cards[:2], 5)] == ["live-0", "live-1"]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        ((), "Give --token SYSTEM=TOKEN (one per system) or --create-tokens."),
+        (("--token", "salesforce"), "--token: give NAME=VALUE, not 'salesforce'."),
+        (("--token", "crmx=rg_x"), "Unknown system 'crmx'"),
+        (("--create-tokens", "--systems", "salesforce,crmx"), "Unknown system 'crmx'"),
+        (("--token", "hubspot=rg_x", "--header", "X-Forwarded-Proto"), "--header: give NAME:VALUE"),
+    ],
+)
+def test_bad_options_are_refused_naming_the_option(args, message):
+    with pytest.raises(CommandError, match=re.escape(message)):
+        call_command("simulate_crm", *args, stdout=io.StringIO())
 
 
 def _simulate(*args) -> tuple[dict, str]:

@@ -3,6 +3,7 @@
 import json
 import secrets
 
+from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
 from revops_gov import simulator
@@ -80,13 +81,17 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         tokens = dict(_pair(item, "=", "--token") for item in options["token"])
         headers = dict(_pair(item, ":", "--header") for item in options["header"])
-        for system in tokens:
-            if system not in System.values:
-                raise CommandError(f"--token: unknown system {system!r}; choose from {', '.join(System.values)}.")
         if not tokens and not options["create_tokens"]:
             raise CommandError("Give --token SYSTEM=TOKEN (one per system) or --create-tokens.")
+        systems = [s.strip() for s in options["systems"].split(",") if s.strip()]
+        for system in [*tokens, *(systems if options["create_tokens"] else [])]:
+            if system not in System.values:
+                raise CommandError(f"Unknown system {system!r}; choose from {', '.join(System.values)}.")
         secret = options["webhook_secret"] or (secrets.token_urlsafe(24) if options["create_tokens"] else "")
-        receiver = simulator.WebhookReceiver(secret, options["webhook_port"]) if secret else None
+        try:
+            receiver = simulator.WebhookReceiver(secret, options["webhook_port"]) if secret else None
+        except OSError as exc:
+            raise CommandError(f"The webhook receiver cannot listen on port {options['webhook_port']}: {exc}") from exc
         config = simulator.Config(
             url=options["url"],
             tokens=tokens,
@@ -104,7 +109,6 @@ class Command(BaseCommand):
         provisioned = None
         try:
             if options["create_tokens"]:
-                systems = [s.strip() for s in options["systems"].split(",") if s.strip()]
                 try:
                     provisioned = simulator.provision(
                         systems=systems,
@@ -112,7 +116,7 @@ class Command(BaseCommand):
                         webhook_secret=secret,
                         admin_username=options["admin"],
                     )
-                except ValueError as exc:
+                except (ValueError, ValidationError) as exc:
                     raise CommandError(str(exc)) from exc
                 config.tokens = {**provisioned.tokens, **tokens}
                 config.admin_token = config.admin_token or provisioned.admin_token
@@ -129,6 +133,8 @@ class Command(BaseCommand):
                 f"Simulating against {config.url} for {config.duration:.0f} s at ≤ {config.rate:g} req/s."
             )
             summary = sim.run_for()
+        except KeyboardInterrupt:
+            raise CommandError("Interrupted before the simulation started.") from None
         finally:
             if provisioned:
                 simulator.unprovision(provisioned)
