@@ -9,8 +9,9 @@ class HealthConfig(AppConfig):
         from registry.extensions import AutomationPanel, register_automation_panel
         from revops_gov.navigation import NavItem, register_nav_item
 
-        from .views import automation_panel_context
+        from .views import automation_panel_context, review_reminders_panel_context
 
+        register_nav_item(NavItem("Dashboard", "dashboard:dashboard", order=1, section="/dashboard/"))
         register_nav_item(NavItem("Findings", "health:finding-list", order=60, section="/findings/"))
         register_automation_panel(
             AutomationPanel(
@@ -18,6 +19,14 @@ class HealthConfig(AppConfig):
                 template="health/partials/automation_panel.html",
                 context=automation_panel_context,
                 order=50,
+            )
+        )
+        register_automation_panel(
+            AutomationPanel(
+                name="review-reminders",
+                template="health/partials/review_reminders_panel.html",
+                context=review_reminders_panel_context,
+                order=55,
             )
         )
 

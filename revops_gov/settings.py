@@ -290,6 +290,9 @@ CELERY_BEAT_SCHEDULE |= {
 
 # health (monthly review, reminders):
 CELERY_BEAT_SCHEDULE |= {
+    # Daily: one reminder per overdue review cycle, an escalation after the grace period, one
+    # digest per person per run (health.reminders).
+    "health-review-reminders": {"task": "health.tasks.review_reminders_send", "schedule": timedelta(hours=24)},
     # Daily: creates last month's review once (the unique month), re-computes it for late events.
     "health-monthly-review": {"task": "health.reviews.monthly_review", "schedule": timedelta(hours=24)},
 }
@@ -399,6 +402,9 @@ REVOPS |= {
 
 # health (monthly review, reminders, dashboard):
 REVOPS |= {
+    # A rule owner reminded of an overdue review, still unreviewed this long after: their manager
+    # is told (health.reminders).
+    "HEALTH_REVIEW_ESCALATE_AFTER": timedelta(days=env.int("REVOPS_HEALTH_REVIEW_ESCALATE_DAYS", default=7)),
     # The monthly review's recommendation thresholds (health.reviews.rules).
     "HEALTH_REVIEW": {
         "min_runs": env.int("REVOPS_REVIEW_MIN_RUNS", default=5),  # fewer runs: too few to judge a rate

@@ -15,5 +15,5 @@ def apps_ready() -> None:
 
     register_nav_item(NavItem("Reviews", "reviews:list", order=65, section="/reviews/"))
     register_automation_panel(
-        AutomationPanel("health-review", "reviews/partials/automation_panel.html", review_panel_context, order=55)
+        AutomationPanel("health-review", "reviews/partials/automation_panel.html", review_panel_context, order=56)
     )
