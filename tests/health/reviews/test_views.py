@@ -177,3 +177,13 @@ def test_the_automation_page_shows_its_latest_review_and_the_nav_links_reviews(l
     assert f"/reviews/automations/{row.automation.key}/" in page and 'href="/reviews/"' in page
     alone = AutomationFactory()
     assert "Not in a monthly review yet" in login(viewer).get(alone.get_absolute_url()).content.decode()
+
+
+def test_the_django_admin_lists_reviews_read_only(client, admin):
+    row = HealthReviewRowFactory()
+    admin.is_superuser = admin.is_staff = True
+    admin.save()
+    client.force_login(admin)
+    assert client.get("/admin/health/healthreviewrow/").status_code == 200
+    assert client.get(f"/admin/health/healthreview/{row.review.pk}/change/").status_code == 200
+    assert client.get("/admin/health/healthreview/add/").status_code == 403
