@@ -44,8 +44,8 @@ def population(*, keep_ids=()) -> dict[int, Automation]:
     )
     fields = (
         "id", "key", "name", "status", "team", "rule", "trigger", "business_purpose", "output_recipient",
-        "expected_user_action", "last_reviewed_at", "created_at", "rule_owner__username", "rule_owner__is_active",
-        "failure_owner__username", "failure_owner__is_active",
+        "expected_user_action", "last_reviewed_at", "created_at", "maturity_stage", "went_live_at",
+        "rule_owner__username", "rule_owner__is_active", "failure_owner__username", "failure_owner__is_active",
     )  # fmt: skip
     return {row["id"]: row for row in queryset.order_by().values(*fields)}
 
@@ -214,6 +214,8 @@ def compute(month: date, *, keep_ids=()) -> dict[int, ReviewInput]:
             unstable_fields=f["unstable"],
             deprecated_fields=f["deprecated"],
             change_events=events.get(pk, []),
+            maturity_stage=a["maturity_stage"],
+            went_live_on=f"{timezone.localtime(a['went_live_at']):%Y-%m-%d}" if a["went_live_at"] else "",
             duplicates_with=sorted(keys.get(other, f"#{other}") for other in partners.get(pk, ())),
         )
     return out

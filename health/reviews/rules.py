@@ -3,8 +3,11 @@
 review questions answered from the data. Pure functions of `ReviewInput`: no database."""
 
 from dataclasses import dataclass, field
+from datetime import date, timedelta
 
 from django.conf import settings
+
+from registry.choices import MATURITY_BEHAVIOUR, MaturityStage
 
 from .models import Recommendation
 
@@ -52,6 +55,8 @@ class ReviewInput:
     deprecated_fields: list[str] = field(default_factory=list)
     change_events: list[str] = field(default_factory=list)
     duplicates_with: list[str] = field(default_factory=list)
+    maturity_stage: int | None = None
+    went_live_on: str = ""  # YYYY-MM-DD
 
     @property
     def alerts_total(self) -> int:
@@ -97,7 +102,7 @@ COUNT_FIELDS = (
 )  # fmt: skip
 FACT_FIELDS = (
     "rule_owner", "failure_owner", "rule_written", "output_written", "purpose_written", "unstable_fields",
-    "deprecated_fields", "change_events", "duplicates_with", "bad_data_failures",
+    "deprecated_fields", "change_events", "duplicates_with", "bad_data_failures", "maturity_stage", "went_live_on",
 )  # fmt: skip
 
 
@@ -352,6 +357,23 @@ def questions(data: ReviewInput, recommendation: str) -> list[dict]:
             "; ".join(data.change_events) + "." if data.change_events else "No change event since its last review.",
         )
     )
+    if data.went_live_on:
+        due = date.fromisoformat(data.went_live_on) + timedelta(days=14)
+        out.append(
+            answer(
+                "Was it reviewed two weeks after launch?",
+                f"Went live on {data.went_live_on}; the launch sequence's review was due on {due:%Y-%m-%d}.",
+            )
+        )
+    if data.maturity_stage:
+        stage = MaturityStage(data.maturity_stage)
+        out.append(
+            answer(
+                "Is this the right level of automation for the workflow?",
+                f"{NEEDS_A_PERSON}: it is at stage {stage.label} ({MATURITY_BEHAVIOUR[stage].lower()}).",
+                from_data=False,
+            )
+        )
     out.append(
         answer(
             "Should it be retired?",

@@ -92,13 +92,20 @@ def test_runs_sharing_a_trigger_with_another_automation_are_duplicates():
 def test_registry_facts_owners_fields_and_change_events():
     trusted, shaky, old = (DataFieldFactory(status=s) for s in ("trusted", "unstable", "deprecated"))
     with time_machine.travel(in_november(1), tick=False):
-        automation = AutomationFactory(data_fields=[trusted, shaky, old], rule_owner=None, failure_owner=UserFactory())
+        automation = AutomationFactory(
+            data_fields=[trusted, shaky, old],
+            rule_owner=None,
+            failure_owner=UserFactory(),
+            went_live_at=in_november(10),
+            maturity_stage=3,
+        )
     with time_machine.travel(in_november(12), tick=False):
         ChangeEventFactory(automations=[automation], title="Territories FY27")
     data = compute(NOVEMBER)[automation.pk]
     assert data.rule_owner == "" and data.failure_owner
     assert data.unstable_fields == [shaky.qualified_name] and data.deprecated_fields == [old.qualified_name]
     assert len(data.change_events) == 1 and "Territories FY27" in data.change_events[0]
+    assert (data.went_live_on, data.maturity_stage) == ("2026-11-10", 3)
 
 
 def test_only_shadow_live_and_paused_automations_are_reviewed():

@@ -180,3 +180,13 @@ def test_the_noisy_ratio_is_a_setting_and_one_is_the_guide_taken_literally():
     data = healthy(alerts_sent=40, alerts_ignored=2, tasks_completed=38)
     assert not recommend(data, LIMITS).noisy
     assert recommend(data, LIMITS | {"noisy_ratio": 1.0}).noisy
+
+
+def test_the_launch_review_and_the_maturity_stage_are_asked():
+    data = healthy(went_live_on="2026-11-10", maturity_stage=3)
+    answers = {q["question"]: q for q in questions(data, "keep")}
+    launch = answers["Was it reviewed two weeks after launch?"]
+    assert launch["from_data"] and "due on 2026-11-24" in launch["answer"]
+    stage = answers["Is this the right level of automation for the workflow?"]
+    assert not stage["from_data"] and "3 · Governed" in stage["answer"]
+    assert "Was it reviewed two weeks after launch?" not in {q["question"] for q in questions(healthy(), "keep")}
