@@ -24,6 +24,7 @@ from registry.selectors import OWNER_FIELDS, automation_queryset
 
 from ..choices import UNRESOLVED, Severity
 from ..models import Finding
+from ..reviews.selectors import review_list
 
 # "Workflows connect sales, marketing, CS, finance, and systems" (RevOps runs the systems).
 CROSS_FUNCTIONAL_TEAMS = (Team.SALES, Team.MARKETING, Team.CUSTOMER_SUCCESS, Team.FINANCE, Team.REVOPS)
@@ -61,6 +62,25 @@ class Maturity:
         return next((check for check in self.checks if not check.met), None)
 
 
+@dataclass(frozen=True)
+class ReviewProgress:
+    """The latest monthly health review: how many of its recommendations an admin confirmed."""
+
+    month: datetime
+    total: int
+    confirmed: int
+    url: str
+    waiting_url: str
+
+    @property
+    def waiting(self) -> int:
+        return self.total - self.confirmed
+
+    @property
+    def percent(self) -> int:
+        return round(100 * self.confirmed / self.total) if self.total else 100
+
+
 @dataclass
 class Dashboard:
     by_status: list[Tile]
@@ -69,6 +89,7 @@ class Dashboard:
     attention: list[Tile]
     maturity: Maturity
     total: int
+    review: ReviewProgress | None
 
 
 def _registry_counts() -> tuple[list[Tile], list[Tile], int]:
@@ -255,6 +276,20 @@ def program_maturity(facts: dict) -> Maturity:
     return Maturity(stage=stage, checks=checks)
 
 
+def _review_progress() -> ReviewProgress | None:
+    review = review_list().first()
+    if review is None:
+        return None
+    url = review.get_absolute_url()
+    return ReviewProgress(
+        month=review.month,
+        total=review.rows_total,
+        confirmed=review.rows_confirmed,
+        url=url,
+        waiting_url=f"{url}?{urlencode({'confirmed': 'no'})}",
+    )
+
+
 def dashboard(*, now: datetime | None = None) -> Dashboard:
     now = now or timezone.now()
     by_status, by_tier, total = _registry_counts()
@@ -266,4 +301,5 @@ def dashboard(*, now: datetime | None = None) -> Dashboard:
         attention=_attention(now=now, running=facts),
         maturity=program_maturity(facts),
         total=total,
+        review=_review_progress(),
     )

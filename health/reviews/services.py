@@ -9,6 +9,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from approvals import services as approvals_services
+from registry import services as registry_services
 from registry.choices import LifecycleStatus
 from revops_gov.errors import Forbidden
 from revops_gov.models import User
@@ -113,7 +114,8 @@ def monthly_review_tick(*, now: datetime | None = None) -> str:
 def review_row_confirm(*, row: HealthReviewRow, by: User, decision: str, note: str = "") -> HealthReviewRow:
     """An admin confirms the recommendation or changes it, with a note. Pause and retire move the
     automation through the lifecycle service with its gates; a refused move raises with every
-    reason and, being in this transaction, leaves nothing written."""
+    reason and, being in this transaction, leaves nothing written. The confirmation is recorded as
+    the automation's review in the registry."""
     if not can_govern(by):
         raise Forbidden("Only RevOps admins confirm review recommendations.")
     row = HealthReviewRow.objects.select_for_update().select_related("review", "automation").get(pk=row.pk)
@@ -144,4 +146,12 @@ def review_row_confirm(*, row: HealthReviewRow, by: User, decision: str, note: s
     row._change_reason = f"{'Confirmed' if decision == row.recommendation else 'Changed to'} {decision.label.lower()}"
     row.full_clean()
     row.save()
+    # A confirmed monthly review is the automation's review: who, when, what was found; the
+    # reminder cycle starts again from here.
+    registry_services.automation_mark_reviewed(
+        automation=row.automation,
+        by=by,
+        notes=f"Monthly health review of {row.review.month:%B %Y}: {decision.label.lower()}"
+        + (f". {note}" if note else "."),
+    )
     return row

@@ -1,5 +1,7 @@
 """The program dashboard: counts behind links, and the maturity stage with its reasons."""
 
+from datetime import date
+
 import pytest
 from django.utils import timezone
 
@@ -9,6 +11,7 @@ from tests.approvals.decisions.factories import DecisionRequestFactory, LiveAuto
 from tests.backlog.factories import CandidateFactory
 from tests.factories import UserFactory
 from tests.health.factories import FindingFactory
+from tests.health.reviews.factories import HealthReviewFactory, HealthReviewRowFactory
 from tests.registry.factories import AutomationFactory
 
 pytestmark = pytest.mark.django_db
@@ -110,3 +113,23 @@ def test_every_count_is_the_size_of_the_list_it_links_to(client, django_user_mod
     assert attention["Backlog ready to automate"].url == "/backlog/?group=ready"
     assert attention["Reviews overdue"].count == 1
     assert attention["Reviews overdue"].url == "/automations/?review_due=yes"
+
+
+def test_the_latest_monthly_review_shows_its_confirmations():
+    assert dashboard().review is None
+    older = HealthReviewFactory(month=date(2026, 9, 1))
+    review = HealthReviewFactory(month=date(2026, 10, 1))
+    admin = UserFactory(role="revops_admin")
+    for automation in AutomationFactory.create_batch(4):
+        HealthReviewRowFactory(review=older, automation=automation)
+        HealthReviewRowFactory(
+            review=review,
+            automation=automation,
+            confirmed_by=admin if automation.pk % 2 else None,
+            confirmed_at=timezone.now() if automation.pk % 2 else None,
+        )
+    progress = dashboard().review
+    assert progress.month.isoformat() == "2026-10-01"
+    assert (progress.total, progress.confirmed + progress.waiting) == (4, 4)
+    assert progress.confirmed == review.rows.filter(confirmed_at__isnull=False).count() == 2
+    assert progress.waiting_url == "/reviews/2026-10/?confirmed=no"

@@ -8,6 +8,7 @@ import pytest
 import time_machine
 from django.core.exceptions import ValidationError
 from django.db import connection, connections
+from django.utils import timezone
 
 from approvals.models import LifecycleMove
 from approvals.services import TransitionRefused
@@ -112,6 +113,21 @@ def test_confirming_pause_pauses_through_the_lifecycle(clock, admin):
     assert move.by == admin and "No rule owner since the reorg" in move.reason
     last = row.history.first()
     assert last.history_user == admin and last.decision == "pause"
+
+
+@pytest.mark.django_db
+def test_a_confirmed_row_is_the_automations_review_and_restarts_its_reminder_cycle(clock, admin):
+    automation = AutomationFactory(last_reviewed_at=timezone.now() - timedelta(days=400))
+    _busy(automation)
+    review, _ = services.monthly_review_run()
+    row = HealthReviewRow.objects.get(review=review)
+    services.review_row_confirm(row=row, by=admin, decision="adjust", note="Tighten the territory rule")
+    automation.refresh_from_db()
+    assert automation.last_reviewed_by == admin
+    recorded = automation.reviews.get()
+    assert automation.last_reviewed_at == recorded.reviewed_at > timezone.now() - timedelta(days=1)
+    assert recorded.reviewed_by == admin
+    assert recorded.notes == f"Monthly health review of {review.month:%B %Y}: adjust. Tighten the territory rule"
 
 
 @pytest.mark.django_db
