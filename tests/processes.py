@@ -117,6 +117,27 @@ def http(url: str, *, headers: dict | None = None, timeout: float = 10) -> tuple
         return 0, str(exc)
 
 
+def post_json(url: str, body, *, headers: dict | None = None, timeout: float = 30) -> tuple[int, dict, dict]:
+    """POST JSON: (status, decoded body, headers); (0, {"error": reason}, {}) when nothing answers."""
+    request = urllib.request.Request(
+        url,
+        data=json.dumps(body).encode(),
+        method="POST",
+        headers={"Content-Type": "application/json", **(headers or {})},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            status, raw, answer_headers = response.status, response.read(), dict(response.headers)
+    except urllib.error.HTTPError as exc:
+        status, raw, answer_headers = exc.code, exc.read(), dict(exc.headers)
+    except OSError as exc:
+        return 0, {"error": str(exc)}, {}
+    try:
+        return status, json.loads(raw), answer_headers
+    except ValueError:
+        return status, {"body": raw[:500].decode(errors="replace")}, answer_headers
+
+
 def http_json(url: str, **kwargs) -> tuple[int, dict]:
     status, body = http(url, **kwargs)
     try:
