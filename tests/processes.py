@@ -87,6 +87,19 @@ class RedisServer:
         return f"redis://127.0.0.1:{self.port}/{db}"
 
 
+def children(pid: int) -> list[int]:
+    """The direct children of a process (a Celery worker's pool processes), from /proc."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
 def wait_until(predicate, *, timeout: float = 60, interval: float = 0.2, message: str = "condition"):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
