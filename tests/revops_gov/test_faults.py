@@ -4,6 +4,7 @@ the database) and says the broker is down on /healthz; restarted, tasks flow aga
 
 import os
 import signal
+import sys
 import threading
 import uuid
 from datetime import timedelta
@@ -23,6 +24,7 @@ from tests.processes import (
     http,
     http_json,
     post_json,
+    spawn,
     start_gunicorn,
     wait_until,
 )
@@ -376,3 +378,79 @@ def test_worker_killed_mid_monthly_review():
     """The monthly review task (health/reviews) is built on another branch; when it lands, kill its
     pool process mid-review here as above and check each review is written and sent once."""
     pytest.skip("the monthly review task (health/reviews) is not on this branch yet: wire its fault test here")
+
+
+# --- Beat firing the same schedule twice: two beat processes at once ----------------------------
+def _subjects(folder: Path) -> list[str]:
+    return [
+        line.removeprefix("Subject: ")
+        for path in folder.glob("*")
+        for line in path.read_text().splitlines()
+        if line.startswith("Subject: ")
+    ]
+
+
+def _start_beat(tmp_path, name: str, env: dict):
+    args = [sys.executable, "-m", "celery", "--app", "revops_gov", "beat", "--loglevel", "INFO"]
+    args += ["--scheduler", "django_celery_beat.schedulers:DatabaseScheduler", "--pidfile=", "--max-interval", "1"]
+    return spawn(name, args, env=env, log=tmp_path / f"{name}.log")
+
+
+def test_two_beats_firing_every_schedule_do_nothing_twice(transactional_db, tmp_path):
+    """Two real beat processes (the production command, database scheduler) both fire the monitor
+    pass and both digests every 2 seconds to a worker of two pool processes: each finding is opened
+    once, each alert and each digest sent once (MonitorLock, the alert claims, DigestSent)."""
+    _require_postgresql_and_redis()
+    from django_celery_beat.models import IntervalSchedule, PeriodicTask
+
+    from approvals.decisions.models import DigestSent as DecisionDigestSent
+    from health.models import DigestSent as FindingsDigestSent
+    from health.models import Finding
+    from tests.approvals.decisions.factories import DecisionRequestFactory
+    from tests.factories import UserFactory
+
+    owner = UserFactory()
+    _failing_automations(owner)
+    assignee = UserFactory()
+    DecisionRequestFactory.create_batch(2, assignee=assignee)
+    mail = tmp_path / "mail"
+    mail.mkdir()
+    queue = f"test-{uuid.uuid4().hex[:10]}"
+    every, _ = IntervalSchedule.objects.get_or_create(every=2, period=IntervalSchedule.SECONDS)
+    tasks = ("health.tasks.monitors_run", "health.tasks.findings_digest", "decisions.send_digests")
+    for task in tasks:
+        PeriodicTask.objects.create(name=f"fault {task}", task=task, interval=every, queue=queue)
+    env = {"EMAIL_URL": f"filemail:///{mail}", "REVOPS_DECISION_DIGEST_HOUR": "0"}
+    worker = start_worker(tmp_path, queue=queue, pool="prefork", concurrency=2, extra_env=env)
+    beat_env = {**os.environ, "DATABASE_URL": _database_url(), **env}
+    beats = [_start_beat(tmp_path, f"beat{i}", beat_env) for i in (1, 2)]
+    try:
+        # Each beat sends each schedule several times: every task reaches the worker at least 6 times.
+        wait_until(
+            lambda: all(worker.output().count(f"Task {task}[") >= 2 * 6 for task in tasks),
+            timeout=120,
+            message="both beats to fire every schedule several times",
+        )
+    finally:
+        codes = [beat.stop() for beat in beats]
+    try:
+        wait_until(
+            lambda: worker.output().count("] received") == worker.output().count("] succeeded"),
+            message="the worker to finish what the beats sent",
+        )
+    finally:
+        stop_worker(worker)
+    for beat in beats:
+        fired = {task: beat.output().count(f"Sending due task fault {task}") for task in tasks}
+        assert all(count >= 3 for count in fired.values()), f"{beat.name} did not fire every schedule: {fired}"
+    assert codes == [0, 0], [beat.output()[-2000:] for beat in beats]
+    assert "Traceback" not in worker.output(), worker.output()[-3000:]
+
+    findings = Finding.objects.count()
+    assert findings >= 3
+    subjects = _subjects(mail)
+    assert len(subjects) == len(set(subjects)), f"an email was sent twice: {sorted(subjects)}"
+    assert len(subjects) == findings + 2  # one alert per finding, one findings digest, one decision digest
+    assert FindingsDigestSent.objects.filter(user=owner).count() == 1
+    assert DecisionDigestSent.objects.filter(user=assignee).count() == 1
+    assert not Finding.objects.filter(notified_at__isnull=True).exists()
