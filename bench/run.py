@@ -16,6 +16,7 @@ BENCHES = (
     "bench.approvals",
     "bench.decisions",
     "bench.health",
+    "bench.load",
     # "bench.review",
     "bench.proof",
 )
