@@ -19,6 +19,7 @@ from tests.conftest import _database_url, start_worker, stop_worker
 from tests.factories import integration_token
 from tests.processes import (
     RedisServer,
+    SMTPSink,
     children,
     free_port,
     http,
@@ -372,6 +373,34 @@ def test_worker_killed_mid_monitor_pass_completes_it_once(transactional_db, tmp_
         stop_worker(worker)
     assert Finding.objects.count() == opened and _mail_count(mail) == opened
     assert "IntegrityError" not in worker.output()
+
+
+def test_worker_killed_mid_alert_sends_it_once(transactional_db, tmp_path):
+    """The mail server holds the connection of a finding's first alert and the pool process
+    sending it is killed. The send and its mark are one transaction, so nothing was marked: the
+    requeued task sends the alert, once."""
+    _require_postgresql_and_redis()
+    from health import tasks
+    from tests.factories import UserFactory
+    from tests.health.factories import FindingFactory
+
+    finding = FindingFactory(owner=UserFactory())
+    smtp = SMTPSink(hold_first=True)
+    queue = f"test-{uuid.uuid4().hex[:10]}"
+    worker, pool_pid = _prefork_worker(tmp_path, queue, EMAIL_URL=f"smtp://127.0.0.1:{smtp.port}")
+    try:
+        tasks.findings_alert.apply_async(queue=queue)
+        wait_until(smtp.held.is_set, message="the alert's mail connection")
+        _kill_pool_process(worker, pool_pid)
+        wait_until(lambda: "succeeded" in worker.output(), message="the requeued alert task")
+        tasks.findings_alert.apply_async(queue=queue)  # the next pass sends nothing more
+        wait_until(lambda: worker.output().count("succeeded") == 2, message="the next alert pass")
+    finally:
+        stop_worker(worker)
+        smtp.close()
+    assert smtp.subjects == [f"[RevOps Governance] Failure rate up: {finding.automation.name}"]
+    finding.refresh_from_db()
+    assert finding.notified_at is not None
 
 
 def test_worker_killed_mid_monthly_review():
