@@ -114,11 +114,11 @@ def test_redis_restarted_reads_keep_working_and_tasks_resume(transactional_db, t
 WEB_APPLICATION_NAME = "revops-fault-web"
 
 
-def _require_postgresql():
+def _require_postgresql(why: str = "it terminates the web's server backend (pg_terminate_backend)"):
     from django.db import connection
 
     if connection.vendor != "postgresql":
-        pytest.skip("needs PostgreSQL: the test terminates the web's server backend (pg_terminate_backend)")
+        pytest.skip(f"needs PostgreSQL: {why}")
 
 
 def _admin_connection():
@@ -233,7 +233,7 @@ WORKER_APPLICATION_NAME = "revops-fault-worker"
 def _require_postgresql_and_redis():
     from django.conf import settings
 
-    _require_postgresql()
+    _require_postgresql("it holds and watches the tasks' row locks (pg_stat_activity) with real worker processes")
     if not settings.CELERY_BROKER_URL.startswith("redis"):
         pytest.skip("needs Redis as the Celery broker (CELERY_BROKER_URL=redis://…): a killed task is requeued there")
 
