@@ -408,6 +408,36 @@ def test_worker_killed_mid_alert_sends_it_once(transactional_db, tmp_path):
     assert finding.notified_at is not None
 
 
+def test_worker_killed_mid_escalation_sends_it_once(transactional_db, tmp_path):
+    """The same for the decision queue's escalation: the manager's email is held by the mail server,
+    the pool process killed; the requeued task escalates the request and emails the manager once."""
+    _require_postgresql_and_redis()
+    from django.utils import timezone
+
+    from approvals.decisions import tasks as decision_tasks
+    from tests.approvals.decisions.factories import DecisionRequestFactory
+    from tests.factories import UserFactory
+
+    boss = UserFactory(email="boss@example.com")
+    overdue = DecisionRequestFactory(assignee=UserFactory(manager=boss), due_at=timezone.now() - timedelta(hours=1))
+    smtp = SMTPSink(hold_first=True)
+    queue = f"test-{uuid.uuid4().hex[:10]}"
+    worker, pool_pid = _prefork_worker(tmp_path, queue, EMAIL_URL=f"smtp://127.0.0.1:{smtp.port}")
+    try:
+        decision_tasks.escalate_overdue.apply_async(queue=queue)
+        wait_until(smtp.held.is_set, message="the escalation's mail connection")
+        _kill_pool_process(worker, pool_pid)
+        wait_until(lambda: "succeeded" in worker.output(), message="the requeued escalation")
+        decision_tasks.escalate_overdue.apply_async(queue=queue)  # the next beat tick
+        wait_until(lambda: worker.output().count("succeeded") == 2, message="the next escalation run")
+    finally:
+        stop_worker(worker)
+        smtp.close()
+    assert smtp.subjects == ["[RevOps Governance] 1 overdue decision(s) escalated to you"]
+    overdue.refresh_from_db()
+    assert overdue.escalated_to == boss
+
+
 def test_worker_killed_mid_monthly_review():
     """The monthly review task (health/reviews) is built on another branch; when it lands, kill its
     pool process mid-review here as above and check each review is written and sent once."""
