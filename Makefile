@@ -9,7 +9,7 @@ PORT ?= 8000
 # XStatic-Bootstrap builds from an sdist that needs setuptools < 81 (see build-constraints.txt).
 PIP := PIP_CONSTRAINT=build-constraints.txt $(BIN)/pip
 
-.PHONY: install run test test-fast test-production bench lint check-deploy demo-reset clean
+.PHONY: install run demo test test-fast test-production bench lint check-deploy demo-reset clean
 
 $(BIN)/.installed: pyproject.toml build-constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit("Python 3.11 or newer is needed, found " + sys.version.split()[0]) if sys.version_info < (3, 11) else None'
@@ -25,6 +25,28 @@ run: install
 	$(BIN)/python manage.py load_demo
 	@$(BIN)/python manage.py welcome --port $(PORT)
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start --procfile Procfile --port $(PORT)
+
+# `make run` with the CRM simulator (manage.py simulate_crm) playing Salesforce and HubSpot against it
+# for DEMO_SECONDS: run events, permit checks, decision requests, an admin deciding, signed webhooks;
+# then one monitor pass, so findings, the decision queue and shadow reviews have filled up. The app
+# keeps running afterwards; Ctrl-C stops everything.
+DEMO_SECONDS ?= 180
+
+demo: install
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
+	$(BIN)/python manage.py load_demo
+	@$(BIN)/python manage.py welcome --port $(PORT)
+	@export PATH="$(CURDIR)/$(BIN):$$PATH"; \
+	honcho start --procfile Procfile --port $(PORT) & app=$$!; \
+	trap 'kill -TERM $$app 2>/dev/null; wait $$app; exit 0' INT TERM; \
+	python manage.py simulate_crm --url http://127.0.0.1:$(PORT) --create-tokens --wait-ready 60 \
+		--duration $(DEMO_SECONDS) --rate 4 --automations 8; \
+	celery --app revops_gov call health.tasks.monitors_run >/dev/null && \
+	echo "A monitor pass is running on the worker: see /findings/ in a few seconds."; \
+	python manage.py welcome --port $(PORT); \
+	echo "The simulation is over and the app keeps running: /decisions/team/, /findings/, /automations/. Ctrl-C stops it."; \
+	wait $$app
 
 test: install
 	$(BIN)/python -m pytest

@@ -16,7 +16,7 @@ class ApprovalsConfig(AppConfig):
         )
         register_nav_item(
             NavItem(
-                "Waiting for me",
+                "Approvals",
                 "approvals:waiting",
                 required="decide",
                 order=40,

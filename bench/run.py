@@ -16,8 +16,8 @@ BENCHES = (
     "bench.approvals",
     "bench.decisions",
     "bench.health",
+    "bench.review",
     "bench.load",
-    # "bench.review",
     "bench.proof",
 )
 

@@ -27,3 +27,7 @@ class FindingAdmin(ReadOnlyAdmin):
 @admin.register(HealthThresholds)
 class HealthThresholdsAdmin(ReadOnlyAdmin):
     list_display = ("automation", "expected_duration", "allowed_staleness", "alert_budget_day")
+
+
+# The monthly review's admin lives with it (health/reviews/).
+from .reviews import admin as reviews_admin  # noqa: E402, F401

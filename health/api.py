@@ -13,6 +13,7 @@ from rest_framework.views import APIView
 
 from registry.models import Automation
 from revops_gov.api import StandardPagination, token_system
+from revops_gov.filters import UTCIsoDateTimeFilter
 
 from . import selectors, services
 from .choices import FindingKind, FindingStatus, Severity
@@ -39,7 +40,9 @@ class RunFilter(filters.FilterSet):
     outcome = filters.ChoiceFilter(
         choices=[("running", "running"), ("success", "success"), ("failure", "failure"), ("skipped", "skipped")]
     )
-    since = filters.IsoDateTimeFilter(field_name="started_at", lookup_expr="gte")
+    since = UTCIsoDateTimeFilter(
+        field_name="started_at", lookup_expr="gte", help_text="Only runs started at or after this time (ISO 8601)."
+    )
 
 
 class RunListIngestView(generics.ListAPIView):

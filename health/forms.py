@@ -1,3 +1,5 @@
+from datetime import UTC
+
 from django import forms
 
 from revops_gov.forms import StyledFormMixin
@@ -25,3 +27,7 @@ class SuppressForm(StyledFormMixin, forms.Form):
         help_text="No alerts and no hold until then; it reopens afterwards if the monitor still fires.",
     )
     reason = forms.CharField(label="Why", widget=forms.Textarea, max_length=2000)
+
+    def clean_until(self):
+        # In UTC: a typed offset beyond ±15:59 is valid ISO 8601 but refused by PostgreSQL.
+        return self.cleaned_data["until"].astimezone(UTC)

@@ -199,3 +199,58 @@ class MonitorLock(models.Model):
 
     def __str__(self):
         return self.name
+
+
+class ReviewReminder(models.Model):
+    """The reminder of one review-due cycle of one automation: sent once to the rule owner, then
+    once to their manager after the grace period. A cycle starts at the automation's last review
+    (or its registration, never reviewed), so recording a review starts a new cycle and the
+    automation can be reminded again when it next falls due. The unique key makes a second
+    reminder of the same cycle impossible, whatever beat or a second worker does."""
+
+    automation = models.ForeignKey(Automation, on_delete=models.CASCADE, related_name="review_reminders")
+    cycle_start = models.DateTimeField(
+        "cycle start", help_text="The review this cycle runs from (the last review, or the registration)."
+    )
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, models.SET_NULL, null=True, related_name="+", verbose_name="rule owner reminded"
+    )
+    reasons = models.JSONField("why the review was due", default=list)
+    reminded_at = models.DateTimeField("rule owner reminded")
+    escalated_at = models.DateTimeField("escalated to the manager", null=True, blank=True)
+    escalated_to = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name="manager escalated to",
+    )
+
+    class Meta:
+        ordering = ["-reminded_at"]
+        verbose_name = "review reminder"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["automation", "cycle_start"],
+                name="reviewreminder_once_per_cycle",
+                violation_error_message="This review cycle was already reminded.",
+            )
+        ]
+        indexes = [
+            # The reminder task looks for the reminders still waiting to be escalated.
+            models.Index(
+                fields=["reminded_at"], condition=Q(escalated_at__isnull=True), name="reviewreminder_unescalated_idx"
+            ),
+        ]
+
+    def __str__(self):
+        return f"Review reminder of {self.automation_id} (cycle from {self.cycle_start:%Y-%m-%d})"
+
+    def is_current(self, automation: Automation) -> bool:
+        """Still the open cycle: no review recorded since it was sent."""
+        return (automation.last_reviewed_at or automation.created_at) == self.cycle_start
+
+
+# The monthly review (health/reviews/) keeps its models in its own package.
+from .reviews.models import *  # noqa: E402, F403

@@ -3,7 +3,7 @@ each task calls one service; each service is safe to run twice or on two workers
 
 from celery import shared_task
 
-from . import alerts, monitors, services
+from . import alerts, monitors, reminders, services
 
 
 @shared_task(acks_late=True)
@@ -26,3 +26,8 @@ def findings_digest() -> int:
 @shared_task(acks_late=True)
 def runs_purge() -> int:
     return services.runs_purge()
+
+
+@shared_task(acks_late=True)
+def review_reminders_send() -> dict:
+    return reminders.review_reminders_send()

@@ -1,6 +1,7 @@
 """The health pages: the findings list, one finding (acknowledge, suppress), and the panel on
 the automation page."""
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
@@ -9,7 +10,7 @@ from django.views import View
 
 from revops_gov.roles import RoleRequiredMixin, can_decide
 
-from . import selectors, services
+from . import reminders, selectors, services
 from .choices import UNRESOLVED
 from .forms import AcknowledgeForm, FindingFilterForm, SuppressForm
 from .models import Finding
@@ -96,3 +97,14 @@ def automation_panel_context(request, automation) -> dict:
     findings = list(selectors.open_findings().filter(automation=automation).order_by("-opened_at"))
     findings.sort(key=lambda f: SEVERITY_ORDER.get(f.severity, 3))
     return {"automation": automation, "summary": selectors.automation_run_summary(automation), "findings": findings}
+
+
+def review_reminders_panel_context(request, automation) -> dict:
+    """Review reminders on the automation page: who was reminded and when, who it went to after
+    the grace period, and whether a review has closed the cycle since. One query."""
+    rows = reminders.review_reminders_for(automation=automation)
+    return {
+        "automation": automation,
+        "reminders": [{"reminder": r, "open": r.is_current(automation)} for r in rows],
+        "grace_days": settings.REVOPS["HEALTH_REVIEW_ESCALATE_AFTER"].days,
+    }

@@ -1,7 +1,7 @@
 from django.contrib import admin
 from simple_history.admin import SimpleHistoryAdmin
 
-from .models import Automation, ChangeEvent, DataField, Hold, Tag
+from .models import Automation, AutomationReview, ChangeEvent, DataField, Hold, Tag
 
 
 class ReadOnlyAdmin(SimpleHistoryAdmin):
@@ -38,6 +38,22 @@ class ChangeEventAdmin(ReadOnlyAdmin):
 @admin.register(Hold)
 class HoldAdmin(ReadOnlyAdmin):
     list_display = ("automation", "source", "opened_at", "released_at")
+
+
+@admin.register(AutomationReview)
+class AutomationReviewAdmin(admin.ModelAdmin):
+    """Append-only: recorded by marking an automation reviewed."""
+
+    list_display = ("automation", "reviewed_at", "reviewed_by")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
 
 
 admin.site.register(Tag)

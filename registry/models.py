@@ -259,6 +259,13 @@ class Automation(models.Model):
         related_name="+",
         verbose_name="last reviewed by",
     )
+    went_live_at = models.DateTimeField(
+        "went live",
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="When it last went live (not a resume from paused); a post-launch review is due two weeks later.",
+    )
 
     # Expected run schedule (read by the "did not run" monitor)
     schedule_kind = models.CharField(
@@ -347,6 +354,26 @@ class Automation(models.Model):
             errors["schedule_grace"] = "The grace period cannot be negative."
         if errors:
             raise ValidationError(errors)
+
+
+class AutomationReview(models.Model):
+    """One review of an automation, as its reviewer recorded it. Append-only: the automation's
+    `last_reviewed_at` is the latest of these; the notes say what the review found."""
+
+    automation = models.ForeignKey(Automation, on_delete=models.CASCADE, related_name="reviews")
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, models.PROTECT, related_name="+", verbose_name="reviewed by"
+    )
+    reviewed_at = models.DateTimeField("reviewed")
+    notes = models.TextField("what the review found")
+
+    class Meta:
+        ordering = ["-reviewed_at", "-id"]
+        verbose_name = "automation review"
+        indexes = [models.Index(fields=["automation", "reviewed_at"], name="automationreview_auto_idx")]
+
+    def __str__(self):
+        return f"Review of {self.automation_id} on {self.reviewed_at:%Y-%m-%d}"
 
 
 class ChangeEvent(models.Model):

@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from . import cache as registry_cache
 from .choices import DataFieldStatus, OwnerRole
-from .models import Automation, ChangeEvent, DataField, Hold
+from .models import Automation, AutomationReview, ChangeEvent, DataField, Hold
 from .review import ReviewStatus, annotate_review_due, review_status
 
 OWNER_FIELDS = tuple(role.value for role in OwnerRole)
@@ -111,6 +111,11 @@ def change_event_queryset() -> QuerySet[ChangeEvent]:
         Prefetch("automations", queryset=Automation.objects.only("pk", "key", "name")),
         Prefetch("data_fields", queryset=DataField.objects.only("pk", "object_name", "api_name")),
     )
+
+
+def automation_reviews(*, automation: Automation, limit: int = 10) -> list[AutomationReview]:
+    """The latest recorded reviews of one automation, newest first, with their reviewers."""
+    return list(AutomationReview.objects.filter(automation=automation).select_related("reviewed_by")[:limit])
 
 
 def open_holds(*, automation: Automation) -> QuerySet[Hold]:

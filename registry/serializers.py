@@ -106,6 +106,7 @@ class AutomationOutputSerializer(serializers.ModelSerializer):
             "review_cadence",
             "review_cadence_days",
             "last_reviewed_at",
+            "went_live_at",
             "review_due",
             "uses_untrusted_field",
             "on_hold",
@@ -139,11 +140,12 @@ class AutomationDetailOutputSerializer(AutomationOutputSerializer):
 
     review_due = serializers.SerializerMethodField()
     review_due_reasons = serializers.SerializerMethodField()
+    next_review_due_at = serializers.SerializerMethodField()
     uses_untrusted_field = serializers.SerializerMethodField()
     on_hold = serializers.SerializerMethodField()
 
     class Meta(AutomationOutputSerializer.Meta):
-        fields = (*AutomationOutputSerializer.Meta.fields, "review_due_reasons")
+        fields = (*AutomationOutputSerializer.Meta.fields, "review_due_reasons", "next_review_due_at")
         read_only_fields = fields
 
     def _facts(self, obj) -> CardFacts:
@@ -156,6 +158,11 @@ class AutomationDetailOutputSerializer(AutomationOutputSerializer):
 
     def get_review_due_reasons(self, obj) -> list[str]:
         return self._facts(obj).review.reasons
+
+    @extend_schema_field(serializers.DateTimeField(allow_null=True))
+    def get_next_review_due_at(self, obj):
+        next_due_at = self._facts(obj).review.next_due_at
+        return serializers.DateTimeField().to_representation(next_due_at) if next_due_at else None
 
     def get_uses_untrusted_field(self, obj) -> bool:
         return bool(self._facts(obj).untrusted_fields)

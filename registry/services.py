@@ -11,7 +11,16 @@ from revops_gov.errors import ApplicationError
 from revops_gov.models import User
 
 from .choices import APPROVED_STATUSES, TIER_RANK, LifecycleStatus, OwnerRole, RiskTier
-from .models import AUTOMATION_HISTORY, CHANGE_EVENT_HISTORY, Automation, ChangeEvent, DataField, Hold, Tag
+from .models import (
+    AUTOMATION_HISTORY,
+    CHANGE_EVENT_HISTORY,
+    Automation,
+    AutomationReview,
+    ChangeEvent,
+    DataField,
+    Hold,
+    Tag,
+)
 from .risk import IMPACT_FLAG_FIELDS, tier_floor
 
 DOCUMENTATION_FIELDS = (
@@ -253,7 +262,10 @@ def automation_mark_reviewed(*, automation: Automation, by: User, notes: str) ->
     if not notes:
         raise ValidationError({"notes": "Write what the review found; it is kept in the history."})
     automation = Automation.objects.select_for_update().get(pk=automation.pk)
-    automation.last_reviewed_at = timezone.now()
+    review = AutomationReview(automation=automation, reviewed_by=by, reviewed_at=timezone.now(), notes=notes)
+    review.full_clean()
+    review.save()
+    automation.last_reviewed_at = review.reviewed_at
     automation.last_reviewed_by = by
     automation._history_user = by
     automation._change_reason = f"Reviewed: {notes}"
@@ -387,11 +399,20 @@ def hold_release_source(*, automation: Automation, source: str, by: User, note: 
 @transaction.atomic
 def automation_status_set(*, automation: Automation, status: str, by: User | None, reason: str) -> Automation:
     """Write the lifecycle status. Only the lifecycle service (approvals.services.transition)
-    calls this, after checking its gate; the registry itself knows no gates."""
+    calls this, after checking its gate; the registry itself knows no gates.
+
+    Going live records when (`went_live_at`: a post-launch review falls due two weeks later,
+    registry.review); resuming from paused is the same launch, so it keeps the date."""
     reason = _require_reason(reason)
     automation = Automation.objects.select_for_update().get(pk=automation.pk)
-    automation.status = LifecycleStatus(status)
+    old, new = automation.status, LifecycleStatus(status)
+    automation.status = new
+    fields = ["status", "updated_at"]
+    resumed = old == LifecycleStatus.PAUSED and automation.went_live_at is not None
+    if new == LifecycleStatus.LIVE and old != LifecycleStatus.LIVE and not resumed:
+        automation.went_live_at = timezone.now()
+        fields.append("went_live_at")
     automation._history_user = by
     automation._change_reason = reason
-    automation.save(update_fields=["status", "updated_at"])
+    automation.save(update_fields=fields)
     return automation

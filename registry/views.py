@@ -125,6 +125,7 @@ class AutomationDetailView(RoleRequiredMixin, View):
             "automation": automation,
             "tier": automation.tier,
             "review": facts.review,
+            "reviews": selectors.automation_reviews(automation=automation),
             "holds": facts.open_holds,
             "untrusted_fields": facts.untrusted_fields,
             "panels": render_panels(request, automation),

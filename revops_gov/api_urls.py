@@ -7,6 +7,7 @@ import approvals.api_urls
 import approvals.decisions.api_urls
 import backlog.api_urls
 import health.api_urls
+import health.reviews.api_urls
 from registry.api import AutomationViewSet, ChangeEventViewSet, DataFieldViewSet
 
 app_name = "api"
@@ -16,7 +17,7 @@ router.register("automations", AutomationViewSet, basename="automation")
 router.register("data-fields", DataFieldViewSet, basename="datafield")
 router.register("change-events", ChangeEventViewSet, basename="changeevent")
 
-APPS = (backlog.api_urls, approvals.api_urls, approvals.decisions.api_urls, health.api_urls)
+APPS = (backlog.api_urls, approvals.api_urls, approvals.decisions.api_urls, health.api_urls, health.reviews.api_urls)
 for app in APPS:
     app.register(router)
 

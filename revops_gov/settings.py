@@ -289,7 +289,13 @@ CELERY_BEAT_SCHEDULE |= {
 }
 
 # health (monthly review, reminders):
-CELERY_BEAT_SCHEDULE |= {}
+CELERY_BEAT_SCHEDULE |= {
+    # Daily: one reminder per overdue review cycle, an escalation after the grace period, one
+    # digest per person per run (health.reminders).
+    "health-review-reminders": {"task": "health.tasks.review_reminders_send", "schedule": timedelta(hours=24)},
+    # Daily: creates last month's review once (the unique month), re-computes it for late events.
+    "health-monthly-review": {"task": "health.reviews.monthly_review", "schedule": timedelta(hours=24)},
+}
 
 # --- History -------------------------------------------------------------------------------
 # Change reasons are sentences people write ("material change (rule): moved back to in design…"),
@@ -395,7 +401,30 @@ REVOPS |= {
 }
 
 # health (monthly review, reminders, dashboard):
-REVOPS |= {}
+REVOPS |= {
+    # A rule owner reminded of an overdue review, still unreviewed this long after: their manager
+    # is told (health.reminders).
+    "HEALTH_REVIEW_ESCALATE_AFTER": timedelta(days=env.int("REVOPS_HEALTH_REVIEW_ESCALATE_DAYS", default=7)),
+    # The monthly review's recommendation thresholds (health.reviews.rules).
+    "HEALTH_REVIEW": {
+        "min_runs": env.int("REVOPS_REVIEW_MIN_RUNS", default=5),  # fewer runs: too few to judge a rate
+        "failure_rate": env.float("REVOPS_REVIEW_FAILURE_RATE", default=0.2),  # adjust at or above
+        "override_rate": env.float("REVOPS_REVIEW_OVERRIDE_RATE", default=0.3),  # "users routinely override it"
+        # "Users ignore the alert most of the time": the share of alerts with no action taken.
+        "ignored_share": env.float("REVOPS_REVIEW_IGNORED_SHARE", default=0.5),
+        "noisy_min_alerts": env.int("REVOPS_REVIEW_NOISY_MIN_ALERTS", default=10),  # fewer alerts are never noisy
+        # Noisy: more alerts than this many per decision or completed task they led to.
+        "noisy_ratio": env.float("REVOPS_REVIEW_NOISY_RATIO", default=1.5),
+        "duplicate_share": env.float("REVOPS_REVIEW_DUPLICATE_SHARE", default=0.2),  # runs sharing a trigger
+        "maintenance_minutes": env.int("REVOPS_REVIEW_MAINTENANCE_MINUTES", default=240),  # admin cleanup a month
+        "recompute_days": env.int("REVOPS_REVIEW_RECOMPUTE_DAYS", default=5),  # late events: the beat re-computes
+        "trend_months": 12,
+    },
+}
+SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"] |= {
+    # A row's recommendation, its confirmed decision and each reason's action share one choice set.
+    "RecommendationEnum": "health.reviews.models.Recommendation",
+}
 
 LOGGING = {
     "version": 1,

@@ -29,6 +29,8 @@ urlpatterns = [
     path("", include("approvals.urls")),
     path("", include("approvals.decisions.urls")),
     path("", include("health.urls")),
+    path("", include("health.dashboard.urls")),
+    path("", include("health.reviews.urls")),
     path("api/v1/", include("revops_gov.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),

@@ -20,7 +20,7 @@ from .choices import System
 from .errors import ApplicationError, validation_error_fields
 from .models import ApiToken, Integration
 from .ratelimits import login_over_limit, over_limit, too_many_requests
-from .roles import RoleRequiredMixin
+from .roles import RoleRequiredMixin, can_decide, can_govern
 from .tasks import HEARTBEAT_KEY
 
 logger = logging.getLogger(__name__)
@@ -30,7 +30,10 @@ class HomeView(RoleRequiredMixin, View):
     required = "read"
 
     def get(self, request):
-        return redirect("registry:automation-list")
+        # Managers come to decide (often on a phone): their queue first; everyone else, the program.
+        if can_decide(request.user) and not can_govern(request.user):
+            return redirect("decisions:queue")
+        return redirect("dashboard:dashboard")
 
 
 class LoginView(auth_views.LoginView):

@@ -72,4 +72,5 @@ def log_in(page, user, password):
     page.fill("#id_username", user.username)
     page.fill("#id_password", password)
     page.click("button[type=submit]")
-    page.wait_for_url("**/automations/")
+    # Home: the dashboard, or the decision queue for managers.
+    page.wait_for_url(lambda url: url.endswith(("/dashboard/", "/decisions/")))

@@ -1,5 +1,7 @@
 """An approval packet from submission to live, in a real browser, with an accessibility check."""
 
+import re
+
 from axe_playwright_python.sync_playwright import Axe
 from django.utils import timezone
 
@@ -22,7 +24,7 @@ def _no_serious_violations(page):
 def _approve_as(page, manager):
     page.context.clear_cookies()
     log_in(page, manager, PASSWORD)
-    page.get_by_role("link", name="Waiting for me").click()
+    page.get_by_role("navigation", name="Main").get_by_role("link", name=re.compile(r"^Approvals")).click()
     page.get_by_role("link", name="Strategic account merge — packet v1").click()
     assert page.get_by_role("heading", name="New automation: nothing approved before").is_visible()
     assert "Registry card" in page.content()

@@ -12,6 +12,7 @@ from tests.registry.factories import AutomationFactory, DataFieldFactory
 def test_admin_registers_sees_the_tier_edits_with_a_reason_and_reads_the_diff(page, admin):
     DataFieldFactory(object_name="Account", api_name="Tier__c", status="unstable")
     log_in(page, admin, PASSWORD)
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Automations").click()
     page.get_by_role("link", name="Register an automation").click()
     page.fill("#id_key", "duplicate-account-merge")
     page.fill("#id_name", "Duplicate account merge")
@@ -76,6 +77,7 @@ def test_manager_on_a_phone_finds_an_automation_by_search(phone_page, manager):
     AutomationFactory(name="Strategic account lead review", key="strategic-lead-review")
     AutomationFactory(name="Close date in the past")
     log_in(phone_page, manager, PASSWORD)
+    phone_page.goto("/automations/")
     phone_page.get_by_role("button", name="Search and filters").click()
     phone_page.fill("#id_q", "strategic")
     phone_page.wait_for_function("() => document.querySelectorAll('#results tbody tr').length === 1")

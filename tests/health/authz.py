@@ -1,6 +1,6 @@
 """Who may use each health route (see tests/authz.py)."""
 
-from tests.authz import API_READ, API_SCOPED, PAGE_READ, POST_GOVERN
+from tests.authz import API_READ, API_SCOPED, PAGE_GOVERN, PAGE_READ, POST_GOVERN
 
 POST_DECIDE = {**POST_GOVERN, "manager": 302}
 API_INGEST = {
@@ -26,15 +26,43 @@ RULES = {
     "api:finding-list": ("get", API_READ),
     "api:finding-detail": ("get", API_SCOPED),
 }
+# The monthly review: everyone with a role reads it; RevOps admins confirm and re-compute. It is
+# not for integrations (no integration_access on its API views).
+API_PEOPLE = {**API_READ, "integration": 403, "other_integration": 403}
+RULES |= {
+    "reviews:list": ("get", PAGE_READ),
+    "reviews:detail": ("get", PAGE_READ),
+    "reviews:export": ("get", PAGE_READ),
+    "reviews:recompute": ("post", POST_GOVERN),
+    "reviews:row": ("get", PAGE_READ),
+    # An empty form is a 400 naming the field for an admin; nobody else gets that far.
+    "reviews:row-confirm": ("post", {**PAGE_GOVERN, "admin": 400}),
+    "reviews:trend": ("get", PAGE_READ),
+    "api:health-review-list": ("get", API_PEOPLE),
+    "api:health-review-detail": ("get", API_PEOPLE),
+    "api:health-review-row-list": ("get", API_PEOPLE),
+    "api:health-review-row-detail": ("get", API_PEOPLE),
+}
 API_WRITES = {"api:run-list": ("post", API_INGEST)}
 
 
 def world_kwargs(world) -> dict:
     """URL arguments for this app's routes, from the shared world (tests/revops_gov/test_authz.py)."""
     from tests.health.factories import FindingFactory
+    from tests.health.reviews.factories import HealthReviewRowFactory
 
     finding = FindingFactory(automation=world["automation"])
+    row = HealthReviewRowFactory(automation=world["automation"])
+    month = {"year": row.review.month.year, "month": row.review.month.month}
     return {
+        "reviews:detail": month,
+        "reviews:export": month,
+        "reviews:recompute": month,
+        "reviews:row": {"pk": row.pk},
+        "reviews:row-confirm": {"pk": row.pk},
+        "reviews:trend": {"key": world["automation"].key},
+        "api:health-review-detail": {"pk": row.review.pk},
+        "api:health-review-row-detail": {"pk": row.pk},
         "health:finding-detail": {"pk": finding.pk},
         "health:finding-acknowledge": {"pk": finding.pk},
         "health:finding-suppress": {"pk": finding.pk},

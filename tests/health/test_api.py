@@ -71,6 +71,17 @@ def test_bad_filter_is_a_400_naming_it(api, admin):
     assert "severity" in response.json()["fields"]
 
 
+def test_runs_since_reads_any_iso_offset_in_utc(api, sf_token, sf_automation):
+    """ISO 8601 allows offsets PostgreSQL refuses (beyond ±15:59): an answer, never a 500."""
+    client = api.as_token(sf_token)
+    client.post(f"/api/v1/automations/{sf_automation.key}/runs/start", {})
+    assert client.get("/api/v1/runs/", {"since": "2026-06-29T16:54:43-18:30"}).json()["count"] == 1
+    assert client.get("/api/v1/runs/", {"since": "2999-01-01T00:00:00+19:18"}).json()["count"] == 0
+    response = client.get("/api/v1/runs/", {"since": "yesterday"})
+    assert response.status_code == 400
+    assert "since" in response.json()["fields"]
+
+
 @pytest.mark.django_db
 def test_list_endpoints_query_count_is_constant(api, admin):
     api.force_login(admin)

@@ -66,3 +66,34 @@ def test_two_workers_running_monitors_and_alerts_open_and_send_once(tmp_path):
     assert Hold.objects.filter(source="health", released_at__isnull=True).count() == 3
     assert Finding.objects.filter(notified_at__isnull=True).count() == 0
     assert _mail_count(mail_dir) == 6
+
+
+@pytest.mark.worker
+@pytest.mark.django_db(transaction=True)
+def test_two_workers_running_review_reminders_remind_once_in_one_digest(tmp_path):
+    from health.models import ReviewReminder
+
+    mail_dir = tmp_path / "mail"
+    mail_dir.mkdir()
+    owner = UserFactory()
+    for _ in range(3):
+        AutomationFactory(rule_owner=owner, review_cadence=30, last_reviewed_at=timezone.now() - timedelta(days=40))
+    env = {"EMAIL_URL": f"filemail:///{mail_dir}"}
+    queue = f"reminders-{tmp_path.name[-8:]}"
+    workers = []
+    for i in range(2):
+        folder = tmp_path / f"w{i}"
+        folder.mkdir()
+        workers.append(start_worker(folder, queue=queue, extra_env=env))
+    try:
+        results = [tasks.review_reminders_send.apply_async(queue=queue) for _ in range(4)]
+        wait_for(
+            lambda: sum(w.output().count("succeeded") for w in workers) >= len(results),
+            timeout=60,
+            message="four reminder runs to finish on two workers",
+        )
+    finally:
+        for worker in workers:
+            stop_worker(worker)
+    assert ReviewReminder.objects.filter(owner=owner).count() == 3
+    assert _mail_count(mail_dir) == 1

@@ -78,6 +78,19 @@ def test_suppress_needs_a_future_time_and_a_reason(login, manager):
 
 
 @pytest.mark.django_db
+def test_suppress_until_with_any_iso_offset_is_stored_in_utc(login, manager):
+    """A typed offset PostgreSQL refuses (beyond ±15:59) is read in UTC, never a 500."""
+    finding = FindingFactory()
+    response = login(manager).post(
+        f"/findings/{finding.pk}/suppress", {"until": "2999-01-01T00:00+19:18", "reason": "CRM maintenance"}
+    )
+    assert response.status_code == 302
+    finding.refresh_from_db()
+    assert finding.suppressed_until.utcoffset().total_seconds() == 0
+    assert finding.suppressed_until.isoformat().startswith("2998-12-31T04:42")
+
+
+@pytest.mark.django_db
 def test_finding_page_shows_reason_evidence_action_and_owner(login, viewer):
     finding = FindingFactory()
     page = login(viewer).get(f"/findings/{finding.pk}/").content.decode()

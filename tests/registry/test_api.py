@@ -1,6 +1,8 @@
 """The registry API: contract per resource (anonymous refused, wrong role refused, allowed role
 works and leaves a history row), token scoping by system, errors naming the field."""
 
+from datetime import timedelta
+
 import pytest
 
 from registry.models import Automation, ChangeEvent, DataField
@@ -238,3 +240,20 @@ def test_change_events_are_recorded_through_the_api(api, admin):
     detail = api.get(f"/api/v1/automations/{automation.key}/").json()
     assert detail["review_due"] is True
     assert any("Response SLA now 15 minutes" in reason for reason in detail["review_due_reasons"])
+
+
+def test_review_cadence_is_edited_through_the_api_and_the_next_due_date_follows(api, admin):
+    automation = AutomationFactory(review_cadence=None)
+    api.force_login(admin)
+    response = api.patch(
+        f"/api/v1/automations/{automation.key}/", {"review_cadence": 30, "change_reason": "High-volume now"}
+    )
+    assert response.status_code == 200, response.json()
+    detail = api.get(f"/api/v1/automations/{automation.key}/").json()
+    assert (detail["review_cadence"], detail["review_cadence_days"]) == (30, 30)
+    reviewed = Automation.objects.get(pk=automation.pk).last_reviewed_at
+    assert detail["next_review_due_at"].startswith(f"{(reviewed + timedelta(days=30)):%Y-%m-%d}")
+    assert detail["went_live_at"] is None
+    response = api.patch(f"/api/v1/automations/{automation.key}/", {"review_cadence": 7, "change_reason": "Weekly"})
+    assert response.status_code == 400
+    assert "review_cadence" in response.json()["fields"]

@@ -1,11 +1,16 @@
 """The registry pages: what each role sees and may do, forms that explain errors, constant queries."""
 
+from datetime import timedelta
+
 import pytest
+import time_machine
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 
+from registry import services
 from registry.models import Automation, ChangeEvent, Hold
 from tests.registry.factories import AutomationFactory, DataFieldFactory
 
@@ -210,3 +215,34 @@ def test_list_pages_use_constant_queries(login, admin, url_name):
         automation = AutomationFactory(rule_owner=owner, data_fields=[field])
     at_five_hundred = queries()
     assert at_ten == at_five_hundred
+
+
+def test_the_page_shows_review_overdue_with_reasons_next_due_date_and_review_history(login, admin):
+    start = timezone.make_aware(timezone.datetime(2026, 1, 5, 9, 0))
+    with time_machine.travel(start, tick=False):
+        automation = AutomationFactory(review_cadence=30)
+        services.automation_mark_reviewed(automation=automation, by=admin, notes="Owner confirmed the rule")
+    client = login(admin)
+    with time_machine.travel(start + timedelta(days=10), tick=False):
+        page = client.get(automation.get_absolute_url()).content.decode()
+    assert "Review overdue" not in page
+    assert "2026-02-04" in page  # next due: one monthly cadence after the review
+    assert "2026-01-05</strong> by Alice Admin: Owner confirmed the rule" in page
+    with time_machine.travel(start + timedelta(days=31), tick=False):
+        page = client.get(automation.get_absolute_url()).content.decode()
+    assert "Review overdue" in page
+    assert "Monthly review cadence passed on 2026-02-04, 31 days since last review" in page
+
+
+def test_admin_edits_the_review_cadence_in_the_form(login, admin):
+    client = login(admin)
+    client.post(reverse("registry:automation-create"), FORM)
+    edit = reverse("registry:automation-edit", args=["renewal-task-creation"])
+    response = client.post(edit, {**FORM, "review_cadence": "30", "change_reason": "Reviewed monthly from now"})
+    assert response.status_code == 302
+    automation = Automation.objects.get(key="renewal-task-creation")
+    assert automation.review_cadence == 30
+    assert automation.review_cadence_days == 30
+    response = client.post(edit, {**FORM, "review_cadence": "7", "change_reason": "Weekly"})
+    assert response.status_code == 400
+    assert "review_cadence" in response.context["form"].errors

@@ -3,7 +3,7 @@
 from django.urls import reverse
 
 from registry.models import Automation, ChangeEvent, DataField, Hold, Tag
-from registry.services import hold_place, hold_release
+from registry.services import automation_mark_reviewed, hold_place, hold_release
 from tests.factories import UserFactory
 from tests.registry.factories import AutomationFactory, ChangeEventFactory, DataFieldFactory
 from tests.xss import PAYLOAD, XssCase, free_text
@@ -54,9 +54,16 @@ def _holds(admin) -> list[str]:
     return [automation.get_absolute_url()]
 
 
+def _reviews(admin) -> list[str]:
+    automation = AutomationFactory(key="xss-reviewed")
+    automation_mark_reviewed(automation=automation, by=admin, notes=PAYLOAD)
+    return [automation.get_absolute_url()]
+
+
 XSS_CASES = [
     XssCase("automation (every text field, tags, owner's name)", _automation),
     XssCase("data field", _data_field),
     XssCase("change event", _change_event),
     XssCase("hold (source, reason, release note)", _holds),
+    XssCase("review notes", _reviews),
 ]

@@ -11,10 +11,11 @@ from tests.authz import API_DOCS, PAGE_GOVERN, PAGE_READ, PERSONAS, POST_GOVERN
 from tests.backlog import authz as backlog_authz
 from tests.factories import UserFactory
 from tests.health import authz as health_authz
+from tests.health.dashboard import authz as dashboard_authz
 from tests.registry import authz as registry_authz
 from tests.registry.factories import AutomationFactory, ChangeEventFactory, DataFieldFactory
 
-APPS = (registry_authz, backlog_authz, approvals_authz, decisions_authz, health_authz)
+APPS = (registry_authz, backlog_authz, approvals_authz, decisions_authz, health_authz, dashboard_authz)
 
 RULES = {
     "home": ("get", {**PAGE_READ, "viewer": 302, "manager": 302, "admin": 302}),

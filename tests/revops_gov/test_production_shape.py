@@ -109,21 +109,19 @@ def _periodic_tasks(db_url) -> dict[str, str]:
         return dict(conn.execute("SELECT name, task FROM django_celery_beat_periodictask").fetchall())
 
 
-def test_web_worker_and_beat_run_natively_as_in_production(fresh_database, tmp_path):
-    _redis_flush(BROKER_URL)
-    _redis_flush(CACHE_URL)
-    port = free_port()
+def production_env(*, database_url: str, broker_url: str, cache_url: str, port: int, tmp_path) -> dict:
+    """The environment the Procfile's processes get in production: DEBUG off, TLS settings on."""
     bin_dir = str(Path(sys.executable).parent)
-    env = {
+    return {
         **{
             k: v
             for k, v in os.environ.items()
             if not k.startswith(("DJANGO_", "CELERY_", "REDIS_", "CACHE_", "DATABASE"))
         },
         "PATH": f"{bin_dir}:{os.environ.get('PATH', '')}",
-        "DATABASE_URL": fresh_database,
-        "CELERY_BROKER_URL": BROKER_URL,
-        "REDIS_URL": CACHE_URL,
+        "DATABASE_URL": database_url,
+        "CELERY_BROKER_URL": broker_url,
+        "REDIS_URL": cache_url,
         "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
         "DJANGO_DEBUG": "false",
         "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
@@ -137,6 +135,15 @@ def test_web_worker_and_beat_run_natively_as_in_production(fresh_database, tmp_p
         "WORKER_CONCURRENCY": "2",
         "PYTHONUNBUFFERED": "1",
     }
+
+
+def test_web_worker_and_beat_run_natively_as_in_production(fresh_database, tmp_path):
+    _redis_flush(BROKER_URL)
+    _redis_flush(CACHE_URL)
+    port = free_port()
+    env = production_env(
+        database_url=fresh_database, broker_url=BROKER_URL, cache_url=CACHE_URL, port=port, tmp_path=tmp_path
+    )
     manage = [sys.executable, "manage.py"]
     # What the image build and the compose `migrate` job do.
     _run([*manage, "collectstatic", "--noinput", "--verbosity", "0"], env)

@@ -1,0 +1,269 @@
+"""The dashboard's numbers, each with the URL of the filtered list behind it, and the program's
+maturity stage from the guide's maturity model, derived from the data with its reasons.
+
+Every count is one aggregate query over its table, so the page costs the same number of queries
+for ten automations or ten thousand."""
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from urllib.parse import urlencode
+
+from django.db.models import Count, Exists, F, OuterRef, Q
+from django.urls import reverse
+from django.utils import timezone
+
+from approvals.choices import PacketState
+from approvals.decisions.kinds import DecisionStatus
+from approvals.decisions.models import DecisionRequest
+from approvals.models import ApprovalPacket
+from backlog.choices import OPEN_STATUSES, Group
+from backlog.selectors import candidate_queryset
+from registry.choices import TIER_BY_RANK, LifecycleStatus, MaturityStage, OwnerRole, RiskTier, Team, WorkflowType
+from registry.models import Automation
+from registry.selectors import OWNER_FIELDS, automation_queryset
+
+from ..choices import UNRESOLVED, Severity
+from ..models import Finding
+
+# "Workflows connect sales, marketing, CS, finance, and systems" (RevOps runs the systems).
+CROSS_FUNCTIONAL_TEAMS = (Team.SALES, Team.MARKETING, Team.CUSTOMER_SUCCESS, Team.FINANCE, Team.REVOPS)
+# How recent a person's decision on an AI suggestion must be for the program to count as assisted.
+ASSISTED_WINDOW = timedelta(days=90)
+
+
+def _url(name: str, **params) -> str:
+    query = urlencode({key: value for key, value in params.items() if value not in (None, "")})
+    return reverse(name) + (f"?{query}" if query else "")
+
+
+@dataclass(frozen=True)
+class Tile:
+    label: str
+    count: int
+    url: str
+    tone: str = ""  # a Bootstrap colour for numbers that ask for attention
+
+
+@dataclass
+class StageCheck:
+    stage: MaturityStage
+    met: bool = False
+    reasons: list[tuple[str, str]] = field(default_factory=list)  # (why not, URL of the list behind it)
+
+
+@dataclass
+class Maturity:
+    stage: MaturityStage
+    checks: list[StageCheck]
+
+    @property
+    def next_check(self) -> StageCheck | None:
+        return next((check for check in self.checks if not check.met), None)
+
+
+@dataclass
+class Dashboard:
+    by_status: list[Tile]
+    by_tier: list[Tile]
+    findings_by_severity: list[Tile]
+    attention: list[Tile]
+    maturity: Maturity
+    total: int
+
+
+def _registry_counts() -> tuple[list[Tile], list[Tile], int]:
+    rows = Automation.objects.order_by().values("status", "risk_tier_rank").annotate(n=Count("pk"))
+    status_counts: dict[str, int] = {}
+    tier_counts: dict[int, int] = {}
+    for row in rows:
+        status_counts[row["status"]] = status_counts.get(row["status"], 0) + row["n"]
+        if row["status"] != LifecycleStatus.RETIRED:
+            tier_counts[row["risk_tier_rank"]] = tier_counts.get(row["risk_tier_rank"], 0) + row["n"]
+    by_status = [
+        Tile(status.label, status_counts.get(status.value, 0), _url("registry:automation-list", status=status.value))
+        for status in LifecycleStatus
+    ]
+    tones = {RiskTier.HIGH: "danger", RiskTier.MEDIUM: "warning", RiskTier.LOW: "secondary"}
+    by_tier = [
+        Tile(
+            f"{tier.label} tier",
+            tier_counts.get(rank, 0),
+            _url("registry:automation-list", tier=tier.value),
+            tones[tier],
+        )
+        for rank, tier in sorted(TIER_BY_RANK.items(), reverse=True)
+    ]
+    return by_status, by_tier, sum(status_counts.values())
+
+
+def _findings_by_severity() -> list[Tile]:
+    counts = dict(
+        Finding.objects.filter(status__in=UNRESOLVED)
+        .order_by()
+        .values("severity")
+        .annotate(n=Count("pk"))
+        .values_list("severity", "n")
+    )
+    tones = {Severity.HIGH: "danger", Severity.MEDIUM: "warning", Severity.LOW: "secondary"}
+    return [
+        Tile(
+            f"{severity.label} severity",
+            counts.get(severity.value, 0),
+            _url("health:finding-list", severity=severity.value),
+            tones[severity],
+        )
+        for severity in (Severity.HIGH, Severity.MEDIUM, Severity.LOW)
+    ]
+
+
+def _attention(*, now: datetime, running: dict) -> list[Tile]:
+    decisions = DecisionRequest.objects.filter(status=DecisionStatus.OPEN).aggregate(
+        waiting=Count("pk"), overdue=Count("pk", filter=Q(due_at__lt=now))
+    )
+    ready = (
+        candidate_queryset()
+        .filter(status__in=OPEN_STATUSES, group_key=Group.READY)
+        .order_by()
+        .aggregate(n=Count("pk"))["n"]
+    )
+    packets = ApprovalPacket.objects.filter(
+        state=PacketState.SUBMITTED, automation_version=F("automation__version")
+    ).count()
+    return [
+        Tile("Reviews overdue", running["review_due"], _url("registry:automation-list", review_due="yes"), "warning"),
+        Tile("Decisions waiting", decisions["waiting"], _url("decisions:team"), "primary"),
+        Tile("Decisions past due", decisions["overdue"], _url("decisions:team"), "danger"),
+        Tile("Packets awaiting approval", packets, _url("approvals:waiting"), "primary"),
+        Tile("Backlog ready to automate", ready, _url("backlog:board", group=Group.READY), "success"),
+    ]
+
+
+def _running_facts(*, now: datetime) -> dict:
+    """One aggregate over the automations, with what the maturity stages and the attention
+    tiles need, and the few names a failing stage points at."""
+    current_approval = ApprovalPacket.objects.filter(
+        automation=OuterRef("pk"), state=PacketState.APPROVED, automation_version=OuterRef("version")
+    )
+    queryset = automation_queryset(now=now).annotate(has_current_approval=Exists(current_approval)).order_by()
+    live = Q(status=LifecycleStatus.LIVE)
+    # Aggregate names must differ from the annotations they filter on (see registry.selectors).
+    counts = dict(
+        review_due=Count("pk", filter=Q(review_due=True)),
+        live=Count("pk", filter=live),
+        live_review_due=Count("pk", filter=live & Q(review_due=True)),
+        live_unapproved=Count("pk", filter=live & Q(has_current_approval=False)),
+        live_handoffs=Count("pk", filter=live & Q(workflow_type=WorkflowType.HANDOFF)),
+        live_ai=Count("pk", filter=live & Q(uses_ai=True)),
+        **{f"live_missing_{role}": Count("pk", filter=live & Q(**{f"{role}__isnull": True})) for role in OWNER_FIELDS},
+    )
+    result = queryset.aggregate(**{f"n_{name}": count for name, count in counts.items()})
+    facts = {name.removeprefix("n_"): value for name, value in result.items()}
+    facts["unapproved_names"] = list(
+        queryset.filter(live, has_current_approval=False).order_by("name").values_list("name", "key")[:5]
+    )
+    facts["live_teams"] = set(Automation.objects.filter(live).order_by().values_list("team", flat=True).distinct())
+    facts["ai_decided"] = DecisionRequest.objects.filter(
+        automation__uses_ai=True, status=DecisionStatus.DECIDED, closed_at__gte=now - ASSISTED_WINDOW
+    ).exists()
+    return facts
+
+
+def _plural(n: int, one: str, many: str) -> str:
+    return f"{n} {one if n == 1 else many}"
+
+
+def program_maturity(facts: dict) -> Maturity:
+    """The guide's maturity model for the whole program: each stage's test, in order; the stage
+    is the last one met with every stage before it met too. Each reason links to its list."""
+    automations = "registry:automation-list"
+    live = LifecycleStatus.LIVE.value
+    triggered = StageCheck(MaturityStage.TRIGGERED, met=facts["live"] > 0)
+    if not triggered.met:
+        triggered.reasons.append(
+            ("No automation is live yet: the work still runs on reminders and spreadsheets.", _url(automations))
+        )
+
+    governed = StageCheck(MaturityStage.GOVERNED, met=True)
+    for role in OwnerRole:
+        missing = facts[f"live_missing_{role.value}"]
+        if missing:
+            governed.reasons.append(
+                (
+                    f"{_plural(missing, 'live automation has', 'live automations have')} no {role.label.lower()}.",
+                    _url(automations, status=live, missing_owner=role.value),
+                )
+            )
+    if facts["live_unapproved"]:
+        names = ", ".join(name for name, _key in facts["unapproved_names"])
+        more = facts["live_unapproved"] - len(facts["unapproved_names"])
+        governed.reasons.append(
+            (
+                f"{_plural(facts['live_unapproved'], 'live automation has', 'live automations have')} no approved "
+                f"packet (with its tests) for the current version: {names}{f' and {more} more' if more > 0 else ''}.",
+                _url(automations, status=live),
+            )
+        )
+    if facts["live_review_due"]:
+        governed.reasons.append(
+            (
+                f"{_plural(facts['live_review_due'], 'live automation is', 'live automations are')} due for review.",
+                _url(automations, status=live, review_due="yes"),
+            )
+        )
+    if not facts["live"]:
+        governed.reasons.append(("Nothing is live, so nothing is governed in practice.", _url(automations)))
+    governed.met = not governed.reasons
+
+    cross = StageCheck(MaturityStage.CROSS_FUNCTIONAL)
+    missing_teams = [team for team in CROSS_FUNCTIONAL_TEAMS if team.value not in facts["live_teams"]]
+    if missing_teams:
+        cross.reasons.append(
+            (
+                "No live automation yet for "
+                + ", ".join(team.label if team == Team.REVOPS else team.label.lower() for team in missing_teams)
+                + ".",
+                _url(automations, status=live),
+            )
+        )
+    if not facts["live_handoffs"]:
+        cross.reasons.append(
+            (
+                "No live handoff connects one team's work to the next.",
+                _url(automations, workflow_type=WorkflowType.HANDOFF),
+            )
+        )
+    cross.met = not cross.reasons
+
+    assisted = StageCheck(MaturityStage.ASSISTED)
+    if not facts["live_ai"]:
+        assisted.reasons.append(("No live automation uses AI to suggest actions.", _url(automations, status=live)))
+    if not facts["ai_decided"]:
+        assisted.reasons.append(
+            (
+                f"No AI suggestion was decided by a person in the last {ASSISTED_WINDOW.days} days.",
+                _url("decisions:history"),
+            )
+        )
+    assisted.met = not assisted.reasons
+
+    checks = [triggered, governed, cross, assisted]
+    stage = MaturityStage.MANUAL
+    for check in checks:
+        if not check.met:
+            break
+        stage = check.stage
+    return Maturity(stage=stage, checks=checks)
+
+
+def dashboard(*, now: datetime | None = None) -> Dashboard:
+    now = now or timezone.now()
+    by_status, by_tier, total = _registry_counts()
+    facts = _running_facts(now=now)
+    return Dashboard(
+        by_status=by_status,
+        by_tier=by_tier,
+        findings_by_severity=_findings_by_severity(),
+        attention=_attention(now=now, running=facts),
+        maturity=program_maturity(facts),
+        total=total,
+    )

@@ -1,0 +1,166 @@
+"""The monthly health review: one `HealthReview` per calendar month (the unique month is the
+claim that makes it exactly once), one `HealthReviewRow` per automation reviewed. A row keeps the
+month's numbers (re-computed while late events arrive), the recommendation derived from them with
+its reasons, and the admin's confirmation, which a re-computation never touches."""
+
+from django.conf import settings
+from django.db import models
+from django.urls import reverse
+from simple_history.models import HistoricalRecords
+
+from registry.models import Automation
+
+__all__ = ["HealthReview", "HealthReviewRow", "Recommendation"]
+
+
+class Recommendation(models.TextChoices):
+    KEEP = "keep", "Keep"
+    ADJUST = "adjust", "Adjust"
+    PAUSE = "pause", "Pause"
+    RETIRE = "retire", "Retire"
+
+
+class HealthReview(models.Model):
+    """The review of one calendar month."""
+
+    month = models.DateField("month", help_text="The first day of the month reviewed.")
+    created_at = models.DateTimeField("created")
+    computed_at = models.DateTimeField("numbers computed")
+    computed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, models.PROTECT, related_name="+", verbose_name="computed by"
+    )
+    computations = models.PositiveIntegerField("times computed", default=1)
+
+    class Meta:
+        ordering = ["-month"]
+        verbose_name = "health review"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["month"],
+                name="healthreview_one_per_month",
+                violation_error_message="This month already has its health review.",
+            )
+        ]
+
+    def __str__(self):
+        return f"Health review {self.month:%B %Y}"
+
+    def get_absolute_url(self):
+        return reverse("reviews:detail", kwargs={"year": self.month.year, "month": self.month.month})
+
+
+class HealthReviewRow(models.Model):
+    """One automation in one month's review."""
+
+    review = models.ForeignKey(HealthReview, models.CASCADE, related_name="rows", verbose_name="review")
+    automation = models.ForeignKey(
+        Automation, models.PROTECT, related_name="health_review_rows", verbose_name="automation"
+    )
+    status = models.CharField("lifecycle status when computed", max_length=20)
+
+    # The month's numbers (health run events, findings, decision requests), re-computed in place.
+    runs = models.PositiveIntegerField("runs", default=0)
+    failures = models.PositiveIntegerField("failures", default=0)
+    overrides = models.PositiveIntegerField("overrides", default=0, help_text="Runs overridden + decisions overridden.")
+    decision_requests = models.PositiveIntegerField("decision requests", default=0)
+    decisions_made = models.PositiveIntegerField("decisions made", default=0)
+    alerts_sent = models.PositiveIntegerField("alerts sent", default=0)
+    alerts_ignored = models.PositiveIntegerField("alerts ignored", default=0)
+    tasks_created = models.PositiveIntegerField("tasks created", default=0)
+    tasks_completed = models.PositiveIntegerField("tasks completed", default=0)
+    manual_corrections = models.PositiveIntegerField("manual corrections", default=0)
+    exceptions = models.PositiveIntegerField("exceptions", default=0)
+    findings_opened = models.PositiveIntegerField("findings opened", default=0)
+    duplicate_runs = models.PositiveIntegerField("runs duplicating another automation", default=0)
+    # Value (the guide's "Measuring automation value").
+    avg_response_seconds = models.PositiveIntegerField("average response time (s)", null=True, blank=True)
+    sla_measured = models.PositiveIntegerField("runs with an SLA", default=0)
+    sla_met = models.PositiveIntegerField("SLA met", default=0)
+    duplicates_found = models.PositiveIntegerField("duplicates found", default=0)
+    handoffs_measured = models.PositiveIntegerField("handoffs", default=0)
+    handoffs_complete = models.PositiveIntegerField("handoffs complete", default=0)
+    data_quality_issues = models.PositiveIntegerField("data-quality issues", default=0)
+    maintenance_minutes = models.PositiveIntegerField("admin maintenance (min)", default=0)
+    # What the registry said when computed (owners, fields, change events, duplicates), and the
+    # recommendation with the reasons that produced it (kept: it is what the admin confirmed).
+    facts = models.JSONField("registry facts", default=dict, blank=True)
+    noisy = models.BooleanField("noisy", default=False, help_text="More alerts than decisions or actions.")
+    recommendation = models.CharField("recommendation", max_length=10, choices=Recommendation.choices)
+    reasons = models.JSONField("reasons", default=list, blank=True)
+
+    # The admin's confirmation: never touched by a re-computation.
+    decision = models.CharField("confirmed action", max_length=10, choices=Recommendation.choices, blank=True)
+    note = models.TextField("note", blank=True)
+    confirmed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, models.PROTECT, null=True, blank=True, related_name="+", verbose_name="confirmed by"
+    )
+    confirmed_at = models.DateTimeField("confirmed", null=True, blank=True)
+    lifecycle_move = models.CharField("lifecycle move made", max_length=100, blank=True)
+    history = HistoricalRecords(excluded_fields=["facts", "reasons"])
+
+    class Meta:
+        ordering = ["automation__name"]
+        verbose_name = "health review row"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["review", "automation"],
+                name="healthreviewrow_one_per_automation",
+                violation_error_message="This automation is already in this month's review.",
+            )
+        ]
+        indexes = [
+            # The trend reads one automation's rows across months.
+            models.Index(fields=["automation", "review"], name="reviewrow_automation_idx"),
+            models.Index(fields=["review", "recommendation"], name="reviewrow_recommendation_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.automation} in {self.review}"
+
+    def get_absolute_url(self):
+        return reverse("reviews:row", args=[self.pk])
+
+    # --- rates, derived from the counts (never stored) -----------------------------------
+    @staticmethod
+    def _share(part, whole):
+        return part / whole if whole else None
+
+    @property
+    def failure_rate(self):
+        return self._share(self.failures, self.runs)
+
+    @property
+    def override_rate(self):
+        return self._share(self.overrides, self.runs + self.decisions_made)
+
+    @property
+    def ignored_rate(self):
+        return self._share(self.alerts_ignored, self.alerts_sent + self.decision_requests)
+
+    @property
+    def sla_rate(self):
+        return self._share(self.sla_met, self.sla_measured)
+
+    @property
+    def handoff_rate(self):
+        return self._share(self.handoffs_complete, self.handoffs_measured)
+
+    @property
+    def is_confirmed(self) -> bool:
+        return bool(self.confirmed_at)
+
+    @property
+    def review_input(self):
+        """The row's counts and facts as the rules read them."""
+        from .rules import COUNT_FIELDS, FACT_FIELDS, ReviewInput
+
+        facts = {name: self.facts[name] for name in FACT_FIELDS if name in self.facts}
+        counts = {name: getattr(self, name) for name in COUNT_FIELDS}
+        return ReviewInput(month_label=f"{self.review.month:%B %Y}", status=self.status, **counts, **facts)
+
+    @property
+    def questions(self) -> list[dict]:
+        """The review questions, answered from this row's numbers and facts (health.reviews.rules)."""
+        from .rules import questions
+
+        return questions(self.review_input, self.recommendation)

@@ -1,0 +1,147 @@
+"""Every write of the monthly review: create a month's review once, re-compute its numbers, and
+an admin's confirmation of a recommendation (which pauses or retires through the lifecycle
+service). Keyword arguments, one transaction each, the actor in the history."""
+
+from datetime import date, datetime, timedelta
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from approvals import services as approvals_services
+from registry.choices import LifecycleStatus
+from revops_gov.errors import Forbidden
+from revops_gov.models import User
+from revops_gov.roles import can_govern
+from revops_gov.services import system_user
+
+from .compute import compute, month_bounds, previous_month
+from .models import HealthReview, HealthReviewRow, Recommendation
+from .rules import COUNT_FIELDS, FACT_FIELDS, ReviewInput, recommend, thresholds
+
+# A re-computation rewrites these columns and nothing else (never the confirmation).
+COMPUTED_FIELDS = (*COUNT_FIELDS, "status", "facts", "noisy", "recommendation", "reasons")
+LIFECYCLE_FOR = {Recommendation.PAUSE: LifecycleStatus.PAUSED, Recommendation.RETIRE: LifecycleStatus.RETIRED}
+
+
+def _row(review: HealthReview, automation_id: int, data: ReviewInput, limits: dict) -> HealthReviewRow:
+    verdict = recommend(data, limits)
+    return HealthReviewRow(
+        review=review,
+        automation_id=automation_id,
+        status=data.status,
+        **{name: getattr(data, name) for name in COUNT_FIELDS},
+        facts={name: getattr(data, name) for name in FACT_FIELDS},
+        noisy=verdict.noisy,
+        recommendation=verdict.recommendation,
+        reasons=[reason.as_dict() for reason in verdict.reasons],
+    )
+
+
+def _write_rows(review: HealthReview, inputs: dict[int, ReviewInput]) -> int:
+    """One upsert: new automations get a row, existing rows get the new numbers; the
+    confirmation columns are not in the update, so a re-computation cannot lose them."""
+    limits = thresholds()
+    rows = [_row(review, pk, data, limits) for pk, data in inputs.items()]
+    HealthReviewRow.objects.bulk_create(
+        rows,
+        batch_size=1000,
+        update_conflicts=True,
+        unique_fields=["review", "automation"],
+        update_fields=list(COMPUTED_FIELDS),
+    )
+    return len(rows)
+
+
+def _month_ended(month: date, now: datetime) -> None:
+    if month != month.replace(day=1):
+        raise ValidationError({"month": "A review covers a calendar month: give its first day."})
+    if month_bounds(month)[1] > now:
+        raise ValidationError({"month": f"{month:%B %Y} has not ended yet; it is reviewed from the 1st of the next."})
+
+
+@transaction.atomic
+def monthly_review_run(
+    *, month: date | None = None, now: datetime | None = None, by: User | None = None
+) -> tuple[HealthReview, bool]:
+    """Create the month's review (the previous calendar month by default) exactly once. The unique
+    month is the claim: a second run, or a second worker at the same moment (its INSERT waits for
+    the first one's commit, then fails), finds the review and changes nothing."""
+    now = now or timezone.now()
+    month = month or previous_month(now)
+    _month_ended(month, now)
+    by = by or system_user()
+    try:
+        with transaction.atomic():
+            review = HealthReview.objects.create(month=month, created_at=now, computed_at=now, computed_by=by)
+    except IntegrityError:
+        return HealthReview.objects.get(month=month), False
+    _write_rows(review, compute(month))
+    return review, True
+
+
+@transaction.atomic
+def review_recompute(*, review: HealthReview, by: User | None = None, now: datetime | None = None) -> HealthReview:
+    """Re-compute the month's numbers (late events, fixed registry facts). Confirmations and notes
+    stay; an automation already in the review keeps its row even if it has since been retired."""
+    if by is not None and not can_govern(by):
+        raise Forbidden("Only RevOps admins re-compute a review.")
+    review = HealthReview.objects.select_for_update().get(pk=review.pk)
+    keep = list(review.rows.values_list("automation_id", flat=True))
+    _write_rows(review, compute(review.month, keep_ids=keep))
+    review.computed_at = now or timezone.now()
+    review.computed_by = by or system_user()
+    review.computations += 1
+    review.save(update_fields=["computed_at", "computed_by", "computations"])
+    return review
+
+
+def monthly_review_tick(*, now: datetime | None = None) -> str:
+    """The daily beat task: create last month's review once; while late events may still arrive
+    (the first HEALTH_REVIEW["recompute_days"] days of the month) re-compute it."""
+    now = now or timezone.now()
+    review, created = monthly_review_run(now=now)
+    if created:
+        return "created"
+    if now < month_bounds(review.month)[1] + timedelta(days=thresholds()["recompute_days"]):
+        review_recompute(review=review, now=now)
+        return "recomputed"
+    return "unchanged"
+
+
+@transaction.atomic
+def review_row_confirm(*, row: HealthReviewRow, by: User, decision: str, note: str = "") -> HealthReviewRow:
+    """An admin confirms the recommendation or changes it, with a note. Pause and retire move the
+    automation through the lifecycle service with its gates; a refused move raises with every
+    reason and, being in this transaction, leaves nothing written."""
+    if not can_govern(by):
+        raise Forbidden("Only RevOps admins confirm review recommendations.")
+    row = HealthReviewRow.objects.select_for_update().select_related("review", "automation").get(pk=row.pk)
+    if decision not in Recommendation.values:
+        raise ValidationError({"decision": f"Choose one of: {', '.join(Recommendation.values)}."})
+    note = (note or "").strip()
+    decision = Recommendation(decision)
+    if not note and (decision != row.recommendation or decision in LIFECYCLE_FOR):
+        why = "changing the recommendation" if decision != row.recommendation else f"to {decision.label.lower()}"
+        raise ValidationError({"note": f"Write a note: it is needed when {why}, and kept in the history."})
+    move = ""
+    target = LIFECYCLE_FOR.get(decision)
+    if target and row.automation.status != target:
+        before = LifecycleStatus(row.automation.status)
+        approvals_services.transition(
+            automation=row.automation,
+            to=target,
+            by=by,
+            reason=f"Health review {row.review.month:%B %Y}: {note}",
+        )
+        move = f"{before.label} → {target.label}"
+    row.decision = decision
+    row.note = note
+    row.confirmed_by = by
+    row.confirmed_at = timezone.now()
+    row.lifecycle_move = move or row.lifecycle_move
+    row._history_user = by
+    row._change_reason = f"{'Confirmed' if decision == row.recommendation else 'Changed to'} {decision.label.lower()}"
+    row.full_clean()
+    row.save()
+    return row

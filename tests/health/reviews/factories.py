@@ -1,0 +1,44 @@
+from datetime import date, datetime
+
+import factory
+from django.utils import timezone
+
+from health.reviews.models import HealthReview, HealthReviewRow
+from tests.factories import UserFactory
+from tests.registry.factories import AutomationFactory
+
+NOVEMBER = date(2026, 11, 1)
+
+
+def in_november(day: int, hour: int = 9) -> datetime:
+    return timezone.make_aware(datetime(2026, 11, day, hour))
+
+
+class HealthReviewFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = HealthReview
+
+    month = NOVEMBER
+    created_at = factory.LazyFunction(timezone.now)
+    computed_at = factory.LazyFunction(timezone.now)
+    computed_by = factory.SubFactory(UserFactory)
+
+
+class HealthReviewRowFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = HealthReviewRow
+
+    review = factory.SubFactory(HealthReviewFactory)
+    automation = factory.SubFactory(AutomationFactory)
+    status = "live"
+    runs = 120
+    failures = 3
+    recommendation = "keep"
+    reasons = factory.LazyFunction(lambda: [{"rule": "healthy", "action": "keep", "text": "Healthy: 120 runs."}])
+
+
+class ReviewedAutomationFactory(AutomationFactory):
+    """A live automation meeting the guide's practical standard: owner, rule, visible output, purpose."""
+
+    output_recipient = "The opportunity owner."
+    expected_user_action = "Update the next step."

@@ -1,0 +1,223 @@
+"""Creating a month's review exactly once, re-computing it without losing a confirmation, and an
+admin's confirmation, which pauses or retires through the lifecycle service and its gates."""
+
+import threading
+from datetime import timedelta
+
+import pytest
+import time_machine
+from django.core.exceptions import ValidationError
+from django.db import connection, connections
+
+from approvals.models import LifecycleMove
+from approvals.services import TransitionRefused
+from health.reviews import services
+from health.reviews.models import HealthReview, HealthReviewRow
+from revops_gov.errors import Forbidden
+from tests.health.factories import RunEventFactory
+from tests.health.reviews.factories import NOVEMBER, in_november
+from tests.health.reviews.factories import ReviewedAutomationFactory as AutomationFactory
+
+DECEMBER_2ND = in_november(30) + timedelta(days=2)
+
+
+@pytest.fixture
+def clock():
+    with time_machine.travel(DECEMBER_2ND, tick=False) as traveller:
+        yield traveller
+
+
+def _busy(automation, n=20, **fields):
+    for i in range(n):
+        RunEventFactory(automation=automation, started_at=in_november(1 + i % 28, 8), **fields)
+
+
+@pytest.mark.django_db
+def test_the_monthly_run_reviews_the_previous_month_once(clock):
+    automation = AutomationFactory()
+    _busy(automation)
+    review, created = services.monthly_review_run()
+    assert created and review.month == NOVEMBER
+    again, created_again = services.monthly_review_run()
+    assert (again.pk, created_again) == (review.pk, False)
+    assert HealthReview.objects.count() == 1
+    row = HealthReviewRow.objects.get(review=review, automation=automation)
+    assert (row.runs, row.recommendation, row.reasons[0]["rule"]) == (20, "keep", "healthy")
+
+
+@pytest.mark.django_db
+def test_a_month_that_has_not_ended_is_refused(clock):
+    with pytest.raises(ValidationError) as exc:
+        services.monthly_review_run(month=NOVEMBER.replace(month=12))
+    assert "has not ended" in str(exc.value)
+
+
+@pytest.mark.django_db
+def test_recomputing_updates_numbers_and_keeps_confirmations_and_notes(clock, admin):
+    automation = AutomationFactory()
+    _busy(automation, n=10)
+    review, _ = services.monthly_review_run()
+    row = HealthReviewRow.objects.get(review=review)
+    services.review_row_confirm(row=row, by=admin, decision="adjust", note="Tighten the territory rule")
+    # Late events arrive for November, and a new automation went live meanwhile.
+    _busy(automation, n=8, outcome="failure")
+    newcomer = AutomationFactory()
+    services.review_recompute(review=review, by=admin)
+    row.refresh_from_db()
+    assert (row.runs, row.failures) == (18, 8)
+    assert row.recommendation == "adjust" and "failing" in {r["rule"] for r in row.reasons}
+    assert (row.decision, row.note, row.confirmed_by) == ("adjust", "Tighten the territory rule", admin)
+    assert HealthReviewRow.objects.filter(review=review, automation=newcomer).exists()
+    review.refresh_from_db()
+    assert review.computations == 2 and review.computed_by == admin
+
+
+@pytest.mark.django_db
+def test_a_retired_automation_keeps_its_row_when_recomputed(clock, admin):
+    automation = AutomationFactory()
+    review, _ = services.monthly_review_run()
+    row = HealthReviewRow.objects.get(review=review)
+    services.review_row_confirm(row=row, by=admin, decision="retire", note="Nobody uses it")
+    services.review_recompute(review=review, by=admin)
+    row.refresh_from_db()
+    automation.refresh_from_db()
+    assert automation.status == "retired" and (row.decision, row.note) == ("retire", "Nobody uses it")
+
+
+@pytest.mark.django_db
+def test_the_daily_tick_creates_then_recomputes_while_late_events_may_arrive_then_stops(clock):
+    automation = AutomationFactory()
+    assert services.monthly_review_tick() == "created"
+    RunEventFactory(automation=automation, started_at=in_november(20))
+    assert services.monthly_review_tick() == "recomputed"
+    assert HealthReviewRow.objects.get(automation=automation).runs == 1
+    clock.move_to(in_november(30) + timedelta(days=6))
+    RunEventFactory(automation=automation, started_at=in_november(21))
+    assert services.monthly_review_tick() == "unchanged"
+    assert HealthReviewRow.objects.get(automation=automation).runs == 1
+    assert HealthReview.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_confirming_pause_pauses_through_the_lifecycle(clock, admin):
+    automation = AutomationFactory(rule_owner=None)
+    _busy(automation)
+    review, _ = services.monthly_review_run()
+    row = HealthReviewRow.objects.get(review=review)
+    assert row.recommendation == "pause"
+    row = services.review_row_confirm(row=row, by=admin, decision="pause", note="No rule owner since the reorg")
+    automation.refresh_from_db()
+    assert automation.status == "paused" and row.lifecycle_move == "Live → Paused"
+    move = LifecycleMove.objects.get(automation=automation)
+    assert move.by == admin and "No rule owner since the reorg" in move.reason
+    last = row.history.first()
+    assert last.history_user == admin and last.decision == "pause"
+
+
+@pytest.mark.django_db
+def test_changing_the_recommendation_needs_a_note(clock, admin):
+    _busy(AutomationFactory())
+    review, _ = services.monthly_review_run()
+    row = HealthReviewRow.objects.get(review=review)
+    with pytest.raises(ValidationError) as exc:
+        services.review_row_confirm(row=row, by=admin, decision="adjust", note=" ")
+    assert "note" in exc.value.message_dict
+    confirmed = services.review_row_confirm(row=row, by=admin, decision="keep")
+    assert confirmed.decision == "keep" and confirmed.confirmed_by == admin
+
+
+@pytest.mark.django_db
+def test_a_refused_lifecycle_move_stores_nothing(clock, admin):
+    automation = AutomationFactory()
+    review, _ = services.monthly_review_run()
+    row = HealthReviewRow.objects.get(review=review)
+    # A material change sent it back to design after the review: in design cannot be paused.
+    automation.status = "in_design"
+    automation.save()
+    with pytest.raises(TransitionRefused) as exc:
+        services.review_row_confirm(row=row, by=admin, decision="pause", note="Stop it")
+    assert "cannot move to paused" in exc.value.message
+    row.refresh_from_db()
+    automation.refresh_from_db()
+    assert (row.decision, row.note, row.confirmed_at, automation.status) == ("", "", None, "in_design")
+    assert not LifecycleMove.objects.exists() and row.history.count() == 0
+
+
+@pytest.mark.django_db
+def test_only_admins_confirm(clock, manager):
+    AutomationFactory()
+    review, _ = services.monthly_review_run()
+    with pytest.raises(Forbidden):
+        services.review_row_confirm(row=review.rows.get(), by=manager, decision="keep")
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("round_", range(3))
+def test_two_workers_at_once_create_one_review(round_):
+    if connection.vendor != "postgresql":
+        pytest.skip("Concurrent writers need PostgreSQL: SQLite serialises every write, so there is no race.")
+    automations = [AutomationFactory() for _ in range(5)]
+    for automation in automations:
+        RunEventFactory(automation=automation, started_at=in_november(3))
+    barrier = threading.Barrier(2)
+    results, errors = [], []
+
+    def work():
+        try:
+            barrier.wait()
+            results.append(services.monthly_review_run(now=DECEMBER_2ND))
+        except Exception as exc:  # noqa: BLE001 - the test reports whatever a worker raised
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=work) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not errors, errors
+    assert sorted(created for _, created in results) == [False, True]
+    assert HealthReview.objects.count() == 1
+    assert HealthReviewRow.objects.count() == 5
+
+
+@pytest.mark.django_db
+def test_confirming_pause_of_an_automation_already_paused_moves_nothing(clock, admin):
+    automation = AutomationFactory(status="paused", rule_owner=None)
+    review, _ = services.monthly_review_run()
+    row = services.review_row_confirm(row=review.rows.get(), by=admin, decision="pause", note="Stays paused")
+    assert row.decision == "pause" and row.lifecycle_move == ""
+    assert not LifecycleMove.objects.filter(automation=automation).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_workers_running_the_beat_task_at_once_create_one_review():
+    if connection.vendor != "postgresql":
+        pytest.skip("Concurrent writers need PostgreSQL: SQLite serialises every write, so there is no race.")
+    from health.reviews.tasks import monthly_review
+
+    for _ in range(4):
+        RunEventFactory(automation=AutomationFactory(), started_at=in_november(3))
+    barrier = threading.Barrier(2)
+    results, errors = [], []
+
+    def work():
+        try:
+            barrier.wait()
+            results.append(monthly_review.apply().get())
+        except Exception as exc:  # noqa: BLE001 - the test reports whatever a worker raised
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    with time_machine.travel(DECEMBER_2ND, tick=False):
+        threads = [threading.Thread(target=work) for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+    assert not errors, errors
+    # One claims the month and creates it; the other finds it and (late events) re-computes it.
+    assert sorted(results) == ["created", "recomputed"]
+    assert HealthReview.objects.count() == 1 and HealthReviewRow.objects.count() == 4
