@@ -438,10 +438,43 @@ def test_worker_killed_mid_escalation_sends_it_once(transactional_db, tmp_path):
     assert overdue.escalated_to == boss
 
 
-def test_worker_killed_mid_monthly_review():
-    """The monthly review task (health/reviews) is built on another branch; when it lands, kill its
-    pool process mid-review here as above and check each review is written and sent once."""
-    pytest.skip("the monthly review task (health/reviews) is not on this branch yet: wire its fault test here")
+def test_worker_killed_mid_monthly_review_creates_it_once(transactional_db, tmp_path):
+    """The month's review INSERT is held on a table lock and its pool process killed: the review is
+    one transaction (review and rows), so nothing of it is kept; the requeued task creates it, with
+    a row per automation, once; the next tick only re-computes it."""
+    _require_postgresql_and_redis()
+    from health.reviews import tasks as review_tasks
+    from health.reviews.models import HealthReview, HealthReviewRow
+
+    AutomationFactory.create_batch(3)  # live: in the review
+    queue = f"test-{uuid.uuid4().hex[:10]}"
+    worker, pool_pid = _prefork_worker(tmp_path, queue)
+    admin, watch = _admin_connection(), _admin_connection()
+    try:
+        admin.execute("BEGIN")
+        admin.execute("LOCK TABLE health_healthreview IN SHARE MODE")
+        review_tasks.monthly_review.apply_async(queue=queue)
+        wait_until(
+            lambda: watch.execute(
+                "SELECT 1 FROM pg_locks l JOIN pg_stat_activity a USING (pid) WHERE a.application_name = %s "
+                "AND NOT l.granted AND l.relation = 'health_healthreview'::regclass",
+                (WORKER_APPLICATION_NAME,),
+            ).fetchone(),
+            message="the review's INSERT to wait on the lock",
+        )
+        _kill_pool_process(worker, pool_pid)
+        admin.execute("ROLLBACK")
+        wait_until(lambda: "succeeded" in worker.output(), message="the requeued review task")
+        assert "'created'" in worker.output()
+        review_tasks.monthly_review.apply_async(queue=queue)  # the next daily tick
+        wait_until(lambda: worker.output().count("succeeded") == 2, message="the next review tick")
+    finally:
+        admin.close()
+        watch.close()
+        stop_worker(worker)
+    assert worker.output().count("'created'") == 1
+    (review,) = HealthReview.objects.all()
+    assert HealthReviewRow.objects.filter(review=review).count() == 3
 
 
 # --- Beat firing the same schedule twice: two beat processes at once ----------------------------
