@@ -92,6 +92,11 @@ def wrk(path: str, headers: dict[str, str], script: str | None = None) -> dict:
     # Warm the workers (connections, token cache) before measuring, with the same headers.
     subprocess.run([*base, "-d", "2s", *options, url], capture_output=True, check=True)
     out = subprocess.run([*base, "-d", DURATION, *options, url], capture_output=True, text=True, check=True).stdout
+    return parse_wrk(out)
+
+
+def parse_wrk(out: str) -> dict:
+    """req/s, p50, p99 and errors (non-2xx/3xx answers plus socket errors) from wrk --latency."""
     non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     socket = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
     return {

@@ -100,7 +100,7 @@ def _rows(ids, n, *, now, prefix):
         )
 
 
-def copy_rows(connection, rows) -> int:
+def copy_rows(connection, rows, table: str = "health_runevent") -> int:
     buffer = io.StringIO()
     count = 0
     for row in rows:
@@ -109,7 +109,7 @@ def copy_rows(connection, rows) -> int:
     buffer.seek(0)
     with (
         connection.cursor() as cursor,
-        cursor.connection.cursor().copy(f"COPY health_runevent ({COPY_COLUMNS}) FROM STDIN") as copy,
+        cursor.connection.cursor().copy(f"COPY {table} ({COPY_COLUMNS}) FROM STDIN") as copy,
     ):
         while chunk := buffer.read(1 << 20):
             copy.write(chunk)

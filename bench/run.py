@@ -17,6 +17,7 @@ BENCHES = (
     "bench.decisions",
     "bench.health",
     "bench.review",
+    "bench.load",
     "bench.proof",
 )
 

@@ -2,14 +2,25 @@
 
 Every API error has the same shape: `{"message": str, "fields": {name: [str]}, "extra": {...}}`
 ("fields" when input was invalid, "extra" for structured detail such as refused reasons).
+
+A lost database connection (dropped, restarted, failed over) is not the caller's fault and not a
+bug: it is a 503 with `Retry-After`, so a CRM retries the same request. Retrying is safe: a request
+runs in one transaction (rolled back with the connection), run events are stored once per
+(automation, event id) and decisions once per Idempotency-Key.
 """
+
+import logging
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import InterfaceError, OperationalError
 from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
+
+log = logging.getLogger(__name__)
+DATABASE_RETRY_AFTER_SECONDS = 5
 
 
 class ApplicationError(Exception):
@@ -73,6 +84,19 @@ def api_exception_handler(exc, context):
     if isinstance(exc, DjangoValidationError):
         fields = validation_error_fields(exc)
         return Response({"message": _summary(fields), "fields": fields}, status=status.HTTP_400_BAD_REQUEST)
+    if isinstance(exc, OperationalError | InterfaceError):
+        log.warning("Database unavailable during %s: %s", context["request"].path, exc)
+        response = Response(
+            {
+                "message": "The database connection was lost before this request finished. Send the same "
+                "request again: what is already stored is answered as a duplicate (run events by event id, "
+                "decisions by Idempotency-Key), never stored twice.",
+                "extra": {"retry_after_seconds": DATABASE_RETRY_AFTER_SECONDS},
+            },
+            status=status.HTTP_503_SERVICE_UNAVAILABLE,
+        )
+        response["Retry-After"] = str(DATABASE_RETRY_AFTER_SECONDS)
+        return response
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):

@@ -2,7 +2,7 @@
 that just opened) or a digest (everything waiting for one person, batched into one email).
 
 Apps decide *whether* to send (idempotency lives with their own records, e.g. a `notified_at`
-column claimed with a conditional update); this module only renders and sends. Links are absolute,
+column set in the transaction of the send, or a unique row); this module only renders and sends. Links are absolute,
 built from REVOPS["SITE_URL"].
 """
 

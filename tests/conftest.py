@@ -126,7 +126,9 @@ class Worker:
         return self.log.read_text(errors="replace")
 
 
-def start_worker(tmp_path, *, queue: str, extra_env: dict | None = None, pool: str = "solo") -> Worker:
+def start_worker(
+    tmp_path, *, queue: str, extra_env: dict | None = None, pool: str = "solo", concurrency: int = 1
+) -> Worker:
     env = {**os.environ, "DATABASE_URL": _database_url(), **(extra_env or {})}
     log = tmp_path / f"worker-{queue}.log"
     process = subprocess.Popen(
@@ -142,7 +144,7 @@ def start_worker(tmp_path, *, queue: str, extra_env: dict | None = None, pool: s
             "--pool",
             pool,
             "--concurrency",
-            "1",
+            str(concurrency),
             "--loglevel",
             "INFO",
             "--without-mingle",

@@ -7,6 +7,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -87,6 +88,71 @@ class RedisServer:
         return f"redis://127.0.0.1:{self.port}/{db}"
 
 
+def children(pid: int) -> list[int]:
+    """The direct children of a process (a Celery worker's pool processes), from /proc."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+class SMTPSink:
+    """A mail server on 127.0.0.1 that keeps each message's Subject. With `hold_first`, the first
+    connection is accepted and never greeted: its sender waits there (to be killed mid-send)."""
+
+    def __init__(self, *, hold_first: bool = False):
+        self.subjects: list[str] = []
+        self.hold_first = hold_first
+        self.held = threading.Event()
+        self._held: list[socket.socket] = []
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.port = self.server.getsockname()[1]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while True:
+            try:
+                conn, _ = self.server.accept()
+            except OSError:
+                return
+            if self.hold_first and not self.held.is_set():
+                self._held.append(conn)
+                self.held.set()
+                continue
+            threading.Thread(target=self._session, args=(conn,), daemon=True).start()
+
+    def _session(self, conn: socket.socket):
+        with conn, conn.makefile("rb") as lines:
+            conn.sendall(b"220 sink\r\n")
+            for raw in lines:
+                command = raw.decode(errors="replace").strip().upper()
+                if command == "DATA":
+                    conn.sendall(b"354 end with .\r\n")
+                    message = []
+                    for data in lines:
+                        if data in (b".\r\n", b".\n"):
+                            break
+                        message.append(data.decode(errors="replace"))
+                    subject = next((m[9:].strip() for m in message if m.startswith("Subject: ")), "")
+                    self.subjects.append(subject)
+                    conn.sendall(b"250 queued\r\n")
+                elif command.startswith("QUIT"):
+                    conn.sendall(b"221 bye\r\n")
+                    return
+                else:
+                    conn.sendall(b"250 ok\r\n")
+
+    def close(self):
+        self.server.close()
+        for conn in self._held:
+            conn.close()
+
+
 def wait_until(predicate, *, timeout: float = 60, interval: float = 0.2, message: str = "condition"):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -115,6 +181,27 @@ def http(url: str, *, headers: dict | None = None, timeout: float = 10) -> tuple
         return exc.code, exc.read().decode(errors="replace")
     except OSError as exc:
         return 0, str(exc)
+
+
+def post_json(url: str, body, *, headers: dict | None = None, timeout: float = 30) -> tuple[int, dict, dict]:
+    """POST JSON: (status, decoded body, headers); (0, {"error": reason}, {}) when nothing answers."""
+    request = urllib.request.Request(
+        url,
+        data=json.dumps(body).encode(),
+        method="POST",
+        headers={"Content-Type": "application/json", **(headers or {})},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            status, raw, answer_headers = response.status, response.read(), dict(response.headers)
+    except urllib.error.HTTPError as exc:
+        status, raw, answer_headers = exc.code, exc.read(), dict(exc.headers)
+    except OSError as exc:
+        return 0, {"error": str(exc)}, {}
+    try:
+        return status, json.loads(raw), answer_headers
+    except ValueError:
+        return status, {"body": raw[:500].decode(errors="replace")}, answer_headers
 
 
 def http_json(url: str, **kwargs) -> tuple[int, dict]:

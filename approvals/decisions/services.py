@@ -3,6 +3,8 @@ reason kept in history; an outcome (decided, expired, cancelled) writes its webh
 the same transaction, and the delivery is enqueued only after commit."""
 
 import json
+import logging
+import smtplib
 from collections import defaultdict
 from datetime import timedelta
 
@@ -21,6 +23,10 @@ from revops_gov.services import system_user
 from .kinds import DecisionKind, DecisionStatus, option_for, options_for
 from .models import Decision, DecisionRequest, DigestSent, OutboxEvent, OutboxStatus
 from .permissions import may_decide
+
+log = logging.getLogger(__name__)
+# A mail server that refuses or cannot be reached: nothing is marked sent, the next run retries.
+SEND_ERRORS = (smtplib.SMTPException, OSError)
 
 EVENT_TYPES = {
     DecisionStatus.DECIDED: "decision.decided",
@@ -343,16 +349,34 @@ def expire_due(*, now=None) -> int:
     return count
 
 
-@transaction.atomic
 def escalate_overdue(*, now=None) -> int:
     """Escalate each overdue open request once to its assignee's manager; a manager gets one
-    email listing what was escalated to them in this run."""
+    email listing what was escalated to them in this run.
+
+    Per manager, the marks and the email are one transaction holding the rows (skip locked): a
+    second run or worker skips them or finds them marked, and a worker killed mid-send or a mail
+    server that refuses marks nothing, so the next run escalates them again — never lost."""
     now = now or timezone.now()
     actor = system_user()
+    overdue = DecisionRequest.objects.filter(status=DecisionStatus.OPEN, escalated_at__isnull=True, due_at__lt=now)
+    by_manager = defaultdict(list)
+    for pk, manager_id in overdue.values_list("pk", "assignee__manager_id"):
+        by_manager[manager_id].append(pk)
+    count = 0
+    for ids in by_manager.values():
+        try:
+            count += _escalate(ids, now=now, actor=actor)
+        except SEND_ERRORS as exc:
+            log.warning("Escalation of requests %s not sent, retried on the next run: %s", ids, exc)
+    return count
+
+
+@transaction.atomic
+def _escalate(ids, *, now, actor) -> int:
     overdue = (
         DecisionRequest.objects.select_for_update(skip_locked=True, of=("self",))
         .select_related("assignee__manager", "automation")
-        .filter(status=DecisionStatus.OPEN, escalated_at__isnull=True, due_at__lt=now)
+        .filter(pk__in=ids, status=DecisionStatus.OPEN, escalated_at__isnull=True, due_at__lt=now)
     )
     by_manager = defaultdict(list)
     count = 0
@@ -376,13 +400,11 @@ def escalate_overdue(*, now=None) -> int:
             )
             for r in requests
         ]
-        transaction.on_commit(
-            lambda manager=manager, lines=lines: send_notice(
-                user=manager,
-                subject=f"{len(lines)} overdue decision(s) escalated to you",
-                intro="These decisions are past due; decide them or reassign them.",
-                lines=lines,
-            )
+        send_notice(
+            user=manager,
+            subject=f"{len(lines)} overdue decision(s) escalated to you",
+            intro="These decisions are past due; decide them or reassign them.",
+            lines=lines,
         )
     return count
 

@@ -13,8 +13,10 @@ from django.core import mail
 from django.test import override_settings
 
 from health import alerts, monitors
+from health.models import DigestSent
 from tests.factories import UserFactory
 from tests.health.factories import FindingFactory, RunEventFactory
+from tests.processes import free_port
 from tests.registry.factories import AutomationFactory
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
@@ -128,3 +130,26 @@ def test_a_finding_without_an_owner_sends_no_email_but_is_marked_handled(clock, 
     finding.refresh_from_db()
     assert finding.notified_at is not None
     assert not mail.outbox
+
+
+def test_a_mail_server_that_refuses_loses_no_alert_and_no_digest(clock, failing, settings, caplog):
+    """Nothing is marked sent unless it was: with the mail server down the alert and the digest
+    stay due, and the next pass sends each once."""
+    monitors.monitors_run()
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", free_port()  # nothing listens
+    assert alerts.findings_alert()["opened"] == 0
+    assert alerts.findings_digest() == 0
+    assert "not sent, retried on the next pass" in caplog.text
+    assert "retried on the next run" in caplog.text
+    finding = failing.findings.get()
+    assert finding.notified_at is None and not DigestSent.objects.exists()
+
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    assert alerts.findings_alert()["opened"] == 1
+    assert alerts.findings_digest() == 1
+    assert alerts.findings_alert()["opened"] == 0 and alerts.findings_digest() == 0
+    assert [m.subject for m in mail.outbox] == [
+        "[RevOps Governance] Failure rate up: Lead routing EMEA",
+        "[RevOps Governance] 1 open health finding",
+    ]

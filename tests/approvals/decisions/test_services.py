@@ -17,6 +17,7 @@ from registry.services import hold_place
 from revops_gov.errors import ApplicationError, Conflict, Forbidden
 from tests.approvals.decisions.factories import DecisionRequestFactory, LiveAutomationFactory
 from tests.factories import UserFactory
+from tests.processes import free_port
 
 pytestmark = pytest.mark.django_db
 
@@ -215,6 +216,24 @@ def test_escalation_runs_once_per_overdue_request(settings):
     assert overdue.escalated_to == boss
     assert len(mail.outbox) == 1
     assert "1 overdue decision(s) escalated to you" in mail.outbox[0].subject
+
+
+def test_an_escalation_the_mail_server_refuses_is_not_lost(settings, caplog):
+    """Nothing is marked escalated unless the manager's email went out: with the mail server down
+    the request stays due, and the next run escalates it and emails once."""
+    boss = UserFactory(email="boss@example.com")
+    overdue = DecisionRequestFactory(assignee=UserFactory(manager=boss), due_at=timezone.now() - timedelta(hours=1))
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", free_port()  # nothing listens
+    assert services.escalate_overdue() == 0
+    assert "not sent, retried on the next run" in caplog.text
+    overdue.refresh_from_db()
+    assert overdue.escalated_at is None and not overdue.history.filter(history_change_reason__startswith="Overdue")
+
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    assert services.escalate_overdue() == 1
+    assert services.escalate_overdue() == 0
+    assert [m.to for m in mail.outbox] == [["boss@example.com"]]
 
 
 def test_expiry_tells_the_crm_once(sf_integration):
