@@ -49,11 +49,9 @@ def test_two_workers_running_monitors_and_alerts_open_and_send_once(tmp_path):
     try:
         results = [tasks.monitors_run.apply_async(queue=queue) for _ in range(4)]
         results += [tasks.findings_alert.apply_async(queue=queue) for _ in range(4)]
+        # Usually both workers take some; one may prefetch them all, which must be just as right.
         wait_for(
-            lambda: (
-                all("succeeded" in w.output() for w in workers)
-                and sum(w.output().count("succeeded") for w in workers) >= len(results)
-            ),
+            lambda: sum(w.output().count("succeeded") for w in workers) >= len(results),
             timeout=60,
             message="eight tasks to finish on two workers",
         )
