@@ -35,6 +35,7 @@ def test_the_page_shows_each_number_as_a_link_and_the_stage_with_its_reasons(adm
     assert "Not yet <strong>3 · Governed</strong> because:" in page
     assert 'href="/automations/?status=live&amp;missing_owner=system_owner"' in page
     assert 'href="/findings/?severity=high"' in page
+    assert "(1 in all)" in page
 
 
 def test_the_page_costs_the_same_queries_whatever_the_number_of_automations(admin_client):
