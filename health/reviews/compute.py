@@ -6,7 +6,7 @@ facts. The query count does not grow with the number of automations."""
 from collections import defaultdict
 from datetime import date, datetime, timedelta
 
-from django.db.models import Avg, Count, F, Q, Sum
+from django.db.models import Avg, Count, Exists, F, OuterRef, Q, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -17,6 +17,7 @@ from registry.models import Automation, ChangeEvent
 
 from ..choices import RunOutcome
 from ..models import Finding, RunEvent
+from .models import HealthReviewRow
 from .rules import ReviewInput
 
 # Reviewed: what runs or ran (shadow, live, paused). Proposed, in design and approved have not run
@@ -36,12 +37,19 @@ def previous_month(now: datetime) -> date:
     return (first - timedelta(days=1)).replace(day=1)
 
 
-def population(*, keep_ids=()) -> dict[int, Automation]:
-    queryset = (
-        Automation.objects.filter(Q(status__in=REVIEWED_STATUSES) | Q(pk__in=keep_ids))
-        if keep_ids
-        else (Automation.objects.filter(status__in=REVIEWED_STATUSES))
-    )
+def _in_review(review_id: int | None, *, prefix: str = "") -> Q:
+    """Reviewed now, or already in the review being re-computed (as a subquery: a list of ten
+    thousand ids as parameters costs more than the query). `prefix` reaches the automation from
+    another model ("automation__")."""
+    reviewed = Q(**{f"{prefix}status__in": REVIEWED_STATUSES})
+    if review_id is None:
+        return reviewed
+    rows = HealthReviewRow.objects.filter(review_id=review_id, automation=OuterRef(f"{prefix}pk" if prefix else "pk"))
+    return reviewed | Q(Exists(rows))
+
+
+def population(*, review_id: int | None = None) -> dict[int, Automation]:
+    queryset = Automation.objects.filter(_in_review(review_id))
     fields = (
         "id", "key", "name", "status", "team", "rule", "trigger", "business_purpose", "output_recipient",
         "expected_user_action", "last_reviewed_at", "created_at", "maturity_stage", "went_live_at",
@@ -156,15 +164,11 @@ def _change_events(ids_filter, start, end) -> dict[int, list[str]]:
     return out
 
 
-def compute(month: date, *, keep_ids=()) -> dict[int, ReviewInput]:
+def compute(month: date, *, review_id: int | None = None) -> dict[int, ReviewInput]:
     """The review input of every reviewed automation for the month."""
     start, end = month_bounds(month)
-    automations = population(keep_ids=keep_ids)
-    ids_filter = (
-        Q(automation__status__in=REVIEWED_STATUSES) | Q(automation_id__in=keep_ids)
-        if keep_ids
-        else Q(automation__status__in=REVIEWED_STATUSES)
-    )
+    automations = population(review_id=review_id)
+    ids_filter = _in_review(review_id, prefix="automation__")
     runs = _run_counts(start, end)
     decisions = _decision_counts(start, end)
     findings = _findings_opened(start, end)

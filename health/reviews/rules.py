@@ -264,8 +264,8 @@ def recommend(data: ReviewInput, limits: dict | None = None) -> Verdict:
             )
         )
     # Strongest first (stable), so the first reason is one that produced the recommendation.
-    reasons.sort(key=lambda r: -STRENGTH[R(r.action)])
-    return Verdict(recommendation=str(R(reasons[0].action)), reasons=reasons, noisy=noisy)
+    reasons.sort(key=lambda r: -STRENGTH[r.action])  # actions are Recommendation members (str)
+    return Verdict(recommendation=str(reasons[0].action), reasons=reasons, noisy=noisy)
 
 
 NEEDS_A_PERSON = "Needs a person"

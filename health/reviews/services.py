@@ -119,8 +119,7 @@ def review_recompute(*, review: HealthReview, by: User | None = None, now: datet
     if by is not None and not can_govern(by):
         raise Forbidden("Only RevOps admins re-compute a review.")
     review = HealthReview.objects.select_for_update().get(pk=review.pk)
-    keep = list(review.rows.values_list("automation_id", flat=True))
-    _write_rows(review, compute(review.month, keep_ids=keep))
+    _write_rows(review, compute(review.month, review_id=review.pk))
     review.computed_at = now or timezone.now()
     review.computed_by = by or system_user()
     review.computations += 1
