@@ -51,8 +51,8 @@ def _in_review(review_id: int | None, *, prefix: str = "") -> Q:
 def population(*, review_id: int | None = None) -> dict[int, Automation]:
     queryset = Automation.objects.filter(_in_review(review_id))
     fields = (
-        "id", "key", "name", "status", "team", "rule", "trigger", "business_purpose", "output_recipient",
-        "expected_user_action", "last_reviewed_at", "created_at", "maturity_stage", "went_live_at",
+        "id", "key", "status", "rule", "trigger", "business_purpose", "output_recipient", "record_changed",
+        "expected_user_action", "maturity_stage", "went_live_at",
         "rule_owner__username", "rule_owner__is_active", "failure_owner__username", "failure_owner__is_active",
     )  # fmt: skip
     return {row["id"]: row for row in queryset.order_by().values(*fields)}
@@ -213,7 +213,10 @@ def compute(month: date, *, review_id: int | None = None) -> dict[int, ReviewInp
             rule_owner=rule_owner or "",
             failure_owner=failure_owner or "",
             rule_written=bool(a["rule"].strip() and a["trigger"].strip()),
-            output_written=bool(a["output_recipient"].strip() or a["expected_user_action"].strip()),
+            # Visible: a person receives it and acts, or a record changes where people see it.
+            output_written=bool(
+                a["output_recipient"].strip() or a["expected_user_action"].strip() or a["record_changed"].strip()
+            ),
             purpose_written=bool(a["business_purpose"].strip()),
             unstable_fields=f["unstable"],
             deprecated_fields=f["deprecated"],

@@ -144,7 +144,7 @@ def recommend(data: ReviewInput, limits: dict | None = None) -> Verdict:
     if not data.rule_written:
         missing.append("a current rule (trigger and rule not written)")
     if not data.output_written:
-        missing.append("a visible output (who receives it and what they do is not written)")
+        missing.append("a visible output (who receives it, what they do, or which record it changes is not written)")
     if not data.purpose_written:
         missing.append("a reason to exist (no business purpose written)")
     if missing:

@@ -131,3 +131,12 @@ def test_the_query_count_does_not_grow_with_the_automations():
             compute(NOVEMBER)
         counts.append(len(ctx.captured_queries))
     assert counts[0] == counts[1]
+
+
+def test_a_visible_output_is_a_person_who_acts_or_a_record_people_see_change():
+    notified = AutomationFactory(output_recipient="The opportunity owner.")
+    writes = AutomationFactory(record_changed="Account firmographics")
+    silent = AutomationFactory(output_recipient="", expected_user_action="", record_changed="")
+    data = compute(NOVEMBER)
+    assert data[notified.pk].output_written and data[writes.pk].output_written
+    assert not data[silent.pk].output_written
