@@ -120,12 +120,18 @@ def _duplicates(start, end) -> tuple[dict[int, int], dict[int, set[int]]]:
     """Runs whose trigger window another automation also acted on in the month."""
     month = RunEvent.objects.filter(started_at__gte=start, started_at__lt=end).exclude(trigger_key="").order_by()
     shared = month.values("trigger_key").annotate(n=Count("automation_id", distinct=True)).filter(n__gt=1)
-    pairs = month.filter(trigger_key__in=shared.values("trigger_key")).values_list("automation_id", "trigger_key")
+    # Counted per automation and trigger in SQL: one row per pair, not one per run.
+    pairs = (
+        month.filter(trigger_key__in=shared.values("trigger_key"))
+        .values("automation_id", "trigger_key")
+        .annotate(n=Count("id"))
+        .values_list("automation_id", "trigger_key", "n")
+    )
     keys_of: dict[str, set[int]] = defaultdict(set)
     runs: dict[int, int] = defaultdict(int)
-    for automation_id, key in pairs:
+    for automation_id, key, n in pairs:
         keys_of[key].add(automation_id)
-        runs[automation_id] += 1
+        runs[automation_id] += n
     partners: dict[int, set[int]] = defaultdict(set)
     for ids in keys_of.values():
         for automation_id in ids:
