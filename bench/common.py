@@ -30,6 +30,8 @@ def environment() -> dict:
         LOG_LEVEL="WARNING",
     )
     env.setdefault("REDIS_URL", "redis://127.0.0.1:6379/3")
+    # The production shape: Redis as the broker too (the embedded filesystem broker polls once a second).
+    env.setdefault("CELERY_BROKER_URL", os.environ.get("BENCH_BROKER_URL", "redis://127.0.0.1:6379/2"))
     return env
 
 
