@@ -14,7 +14,7 @@ import statistics
 import time
 from decimal import Decimal
 
-from bench.common import ROWS, setup
+from bench.common import ROWS, bench_admin, setup
 
 REPEATS = int(os.environ.get("BENCH_REPEATS", "7"))
 
@@ -22,13 +22,8 @@ REPEATS = int(os.environ.get("BENCH_REPEATS", "7"))
 def seed():
     from backlog.models import Candidate
     from backlog.rules import FACTOR_FIELDS
-    from revops_gov import services
-    from revops_gov.models import User
-    from revops_gov.roles import Role
 
-    admin = User.objects.filter(username="bench-admin").first() or services.user_create(
-        username="bench-admin", role=Role.ADMIN, password="bench-pass-123"
-    )
+    admin = bench_admin()
     if Candidate.objects.filter(status="triaged").count() != ROWS:
         Candidate.objects.all().delete()
         Candidate.objects.bulk_create(

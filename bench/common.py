@@ -141,3 +141,58 @@ def server(env):
     finally:
         os.killpg(process.pid, signal.SIGTERM)
         process.wait(timeout=20)
+
+
+# --- seeding shared by the benches (after setup()) ----------------------------------------------
+def bench_admin():
+    """The benches' RevOps admin, made once."""
+    from revops_gov import services
+    from revops_gov.models import User
+    from revops_gov.roles import Role
+
+    return User.objects.filter(username="bench-admin").first() or services.user_create(
+        username="bench-admin", role=Role.ADMIN, password="bench-pass-123"
+    )
+
+
+def live_strategic_routing(*, key: str, name: str, admin, purpose: str):
+    """A live high-tier lead routing automation with the approved packet of its current version
+    that the permit check asks for, so decisions may be queued for it."""
+    from approvals.models import ApprovalPacket
+    from registry.models import Automation
+
+    automation, _ = Automation.objects.get_or_create(
+        key=key,
+        defaults={
+            "name": name,
+            "business_purpose": purpose,
+            "workflow_type": "lead_routing",
+            "team": "sales",
+            "system": "salesforce",
+            "trigger": "A lead is created.",
+            "rule": "Named account owner wins.",
+            "exception_owner": admin,
+            "rule_owner": admin,
+            "failure_owner": admin,
+            "reassigns_strategic_ownership": True,
+            "status": "live",
+        },
+    )
+    ApprovalPacket.objects.get_or_create(
+        automation=automation,
+        number=1,
+        defaults={"state": "approved", "automation_version": automation.version, "rule": automation.rule},
+    )
+    return automation
+
+
+def salesforce_integration_token(*, name: str, admin):
+    """The named Salesforce integration (made once) and a new token for it."""
+    from revops_gov import services
+    from revops_gov.models import Integration
+
+    integration = Integration.objects.filter(name=name).first()
+    if integration is None:
+        return services.integration_create(name=name, system="salesforce")
+    _, token = services.api_token_create(user=integration.service_user, integration=integration, name=name, by=admin)
+    return integration, token

@@ -15,7 +15,7 @@ import threading
 import time
 import uuid
 
-from bench.common import DURATION, PORT, WORKERS, server, setup
+from bench.common import DURATION, PORT, WORKERS, bench_admin, server, setup
 
 AUTOMATIONS = int(os.environ.get("BENCH_HEALTH_AUTOMATIONS", "10000"))
 EVENTS = int(os.environ.get("BENCH_HEALTH_EVENTS", "1000000"))
@@ -200,12 +200,8 @@ def main() -> str:
     from health.monitors import monitors_run
     from registry.models import Automation, Hold
     from revops_gov import services
-    from revops_gov.models import User
-    from revops_gov.roles import Role
 
-    admin = User.objects.filter(username="bench-admin").first() or services.user_create(
-        username="bench-admin", role=Role.ADMIN, password="bench-pass-123"
-    )
+    admin = bench_admin()
     now = timezone.now()
     ids = seed_automations(admin)
     seed_events(ids, now)

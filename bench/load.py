@@ -33,7 +33,18 @@ import urllib.request
 import uuid
 from pathlib import Path
 
-from bench.common import PORT, ROOT, WORKERS, parse_wrk, require_wrk, setup, start_server
+from bench.common import (
+    PORT,
+    ROOT,
+    WORKERS,
+    bench_admin,
+    live_strategic_routing,
+    parse_wrk,
+    require_wrk,
+    salesforce_integration_token,
+    setup,
+    start_server,
+)
 
 os.environ.setdefault("CELERY_BROKER_URL", os.environ.get("BENCH_BROKER_URL", "redis://127.0.0.1:6379/2"))
 DURATION = os.environ.get("BENCH_LOAD_DURATION", "30s")
@@ -60,45 +71,19 @@ def seed(receiver_url: str):
     """50 live automations (approved packet: the permit says live), the Salesforce integration
     with its webhook on the local receiver, and enough open requests for the decides."""
     from approvals.decisions.models import DecisionRequest
-    from approvals.models import ApprovalPacket
     from registry.models import Automation
     from revops_gov import services
-    from revops_gov.models import Integration, User
-    from revops_gov.roles import Role
+    from revops_gov.models import Integration
 
-    admin = User.objects.filter(username="bench-admin").first() or services.user_create(
-        username="bench-admin", role=Role.ADMIN, password="bench-pass-123"
-    )
+    admin = bench_admin()
     for i in range(AUTOMATIONS):
-        automation, _ = Automation.objects.get_or_create(
+        live_strategic_routing(
             key=f"bench-load-{i:03d}",
-            defaults={
-                "name": f"Load strategic lead routing {i:03d}",
-                "business_purpose": "Carry the load test.",
-                "workflow_type": "lead_routing",
-                "team": "sales",
-                "system": "salesforce",
-                "trigger": "A lead is created.",
-                "rule": "Named account owner wins.",
-                "exception_owner": admin,
-                "rule_owner": admin,
-                "failure_owner": admin,
-                "reassigns_strategic_ownership": True,
-                "status": "live",
-            },
+            name=f"Load strategic lead routing {i:03d}",
+            admin=admin,
+            purpose="Carry the load test.",
         )
-        ApprovalPacket.objects.get_or_create(
-            automation=automation,
-            number=1,
-            defaults={"state": "approved", "automation_version": automation.version, "rule": automation.rule},
-        )
-    integration = Integration.objects.filter(name="bench-load-sf").first()
-    if integration is None:
-        integration, sf_token = services.integration_create(name="bench-load-sf", system="salesforce")
-    else:
-        _, sf_token = services.api_token_create(
-            user=integration.service_user, integration=integration, name="bench load", by=admin
-        )
+    integration, sf_token = salesforce_integration_token(name="bench-load-sf", admin=admin)
     # Only this integration has a webhook: the other benches' integrations must not get outcomes.
     Integration.objects.filter(system="salesforce").exclude(pk=integration.pk).update(webhook_url="")
     Integration.objects.filter(pk=integration.pk).update(

@@ -11,7 +11,7 @@ import os
 import platform
 import time
 
-from bench.common import CONNECTIONS, DURATION, ROWS, WORKERS, require_wrk, server, setup, wrk
+from bench.common import CONNECTIONS, DURATION, ROWS, WORKERS, bench_admin, require_wrk, server, setup, wrk
 
 
 def seed() -> tuple[str, str, str]:
@@ -20,12 +20,8 @@ def seed() -> tuple[str, str, str]:
 
     from registry.models import Automation, DataField
     from revops_gov import services
-    from revops_gov.models import User
-    from revops_gov.roles import Role
 
-    admin = User.objects.filter(username="bench-admin").first() or services.user_create(
-        username="bench-admin", role=Role.ADMIN, password="bench-pass-123"
-    )
+    admin = bench_admin()
     if Automation.objects.count() < ROWS:
         Automation.objects.all().delete()
         fields = [

@@ -13,7 +13,7 @@ import os
 import platform
 import time
 
-from bench.common import setup
+from bench.common import bench_admin, setup
 
 AUTOMATIONS = int(os.environ.get("BENCH_REVIEW_AUTOMATIONS", "10000"))
 EVENTS = int(os.environ.get("BENCH_REVIEW_EVENTS", "1000000"))
@@ -132,13 +132,8 @@ def main() -> str:
     from health.reviews.compute import month_bounds, previous_month
     from health.reviews.models import HealthReview
     from health.reviews.services import monthly_review_run, review_recompute
-    from revops_gov import services
-    from revops_gov.models import User
-    from revops_gov.roles import Role
 
-    admin = User.objects.filter(username="bench-admin").first() or services.user_create(
-        username="bench-admin", role=Role.ADMIN, password="bench-pass-123"
-    )
+    admin = bench_admin()
     now = timezone.now()
     month = previous_month(now)
     start, end = month_bounds(month)

@@ -18,6 +18,29 @@ def _mail_count(folder) -> int:
     return sum(path.read_text().count("\nSubject: ") for path in folder.glob("*")) if folder.exists() else 0
 
 
+def _run_on_two_workers(tmp_path, *, name: str, mail_dir, send) -> None:
+    """Start two real workers on a private queue (mail to files in `mail_dir`), call
+    `send(queue)` to enqueue tasks, wait until every task finished, stop both."""
+    env = {"EMAIL_URL": f"filemail:///{mail_dir}"}  # an absolute path needs the extra slash
+    queue = f"{name}-{tmp_path.name[-8:]}"
+    workers = []
+    for i in range(2):
+        folder = tmp_path / f"w{i}"
+        folder.mkdir()
+        workers.append(start_worker(folder, queue=queue, extra_env=env))
+    try:
+        results = send(queue)
+        # Usually both workers take some; one may prefetch them all, which must be just as right.
+        wait_for(
+            lambda: sum(w.output().count("succeeded") for w in workers) >= len(results),
+            timeout=60,
+            message=f"{len(results)} {name} tasks to finish on two workers",
+        )
+    finally:
+        for worker in workers:
+            stop_worker(worker)
+
+
 @pytest.mark.worker
 @pytest.mark.django_db(transaction=True)
 def test_two_workers_running_monitors_and_alerts_open_and_send_once(tmp_path):
@@ -39,25 +62,15 @@ def test_two_workers_running_monitors_and_alerts_open_and_send_once(tmp_path):
                 for i in range(6)
             ]
         )
-    env = {"EMAIL_URL": f"filemail:///{mail_dir}"}  # an absolute path needs the extra slash
-    queue = f"health-{tmp_path.name[-8:]}"
-    workers = []
-    for i in range(2):
-        folder = tmp_path / f"w{i}"
-        folder.mkdir()
-        workers.append(start_worker(folder, queue=queue, extra_env=env))
-    try:
-        results = [tasks.monitors_run.apply_async(queue=queue) for _ in range(4)]
-        results += [tasks.findings_alert.apply_async(queue=queue) for _ in range(4)]
-        # Usually both workers take some; one may prefetch them all, which must be just as right.
-        wait_for(
-            lambda: sum(w.output().count("succeeded") for w in workers) >= len(results),
-            timeout=60,
-            message="eight tasks to finish on two workers",
-        )
-    finally:
-        for worker in workers:
-            stop_worker(worker)
+    _run_on_two_workers(
+        tmp_path,
+        name="health",
+        mail_dir=mail_dir,
+        send=lambda queue: (
+            [tasks.monitors_run.apply_async(queue=queue) for _ in range(4)]
+            + [tasks.findings_alert.apply_async(queue=queue) for _ in range(4)]
+        ),
+    )
     # Three failing automations, each failing too often and running twice for one trigger:
     kinds = sorted(Finding.objects.values_list("kind", flat=True))
     assert kinds == ["failure_rate_up"] * 3 + ["ran_twice"] * 3
@@ -76,22 +89,11 @@ def test_two_workers_running_review_reminders_remind_once_in_one_digest(tmp_path
     owner = UserFactory()
     for _ in range(3):
         AutomationFactory(rule_owner=owner, review_cadence=30, last_reviewed_at=timezone.now() - timedelta(days=40))
-    env = {"EMAIL_URL": f"filemail:///{mail_dir}"}
-    queue = f"reminders-{tmp_path.name[-8:]}"
-    workers = []
-    for i in range(2):
-        folder = tmp_path / f"w{i}"
-        folder.mkdir()
-        workers.append(start_worker(folder, queue=queue, extra_env=env))
-    try:
-        results = [tasks.review_reminders_send.apply_async(queue=queue) for _ in range(4)]
-        wait_for(
-            lambda: sum(w.output().count("succeeded") for w in workers) >= len(results),
-            timeout=60,
-            message="four reminder runs to finish on two workers",
-        )
-    finally:
-        for worker in workers:
-            stop_worker(worker)
+    _run_on_two_workers(
+        tmp_path,
+        name="reminders",
+        mail_dir=mail_dir,
+        send=lambda queue: [tasks.review_reminders_send.apply_async(queue=queue) for _ in range(4)],
+    )
     assert ReviewReminder.objects.filter(owner=owner).count() == 3
     assert _mail_count(mail_dir) == 1
