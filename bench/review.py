@@ -2,8 +2,9 @@
 automation, the upsert of its rows) for 10,000 automations and 1,000,000 run events, next to one
 raw SQL GROUP BY over the same rows in the same run (the floor). Goal: the review ≤ 3× the floor.
 
-Uses BENCH_DATABASE_URL (…/revops_bench_review recommended: every live automation in the database
-is reviewed). Data is generated with COPY into last month. Smoke-run it small with
+`make bench` runs it in its own process on its own database (…/revops_bench_review, see
+bench/run.py): every live automation in the database is reviewed. Alone it uses
+BENCH_DATABASE_URL. Data is generated with COPY into last month. Smoke-run it small with
 BENCH_REVIEW_AUTOMATIONS=50 BENCH_REVIEW_EVENTS=5000.
 """
 
@@ -18,6 +19,7 @@ from bench.common import bench_admin, setup
 AUTOMATIONS = int(os.environ.get("BENCH_REVIEW_AUTOMATIONS", "10000"))
 EVENTS = int(os.environ.get("BENCH_REVIEW_EVENTS", "1000000"))
 PREFIX = "rb-"
+ROUNDS = 3
 COPY_COLUMNS = (
     "automation_id, event_id, started_at, finished_at, outcome, mode, trigger_key, action, human_outcome, "
     "fields_changed, reporting_critical_changed, owner_assigned, overridden, override_reason, alerts_sent, error, "
@@ -142,14 +144,19 @@ def main() -> str:
     HealthReview.objects.filter(month=month).delete()
     events = RunEvent.objects.filter(started_at__gte=start, started_at__lt=end).count()
 
-    floor = [raw_group_by(start, end) for _ in range(3)]
-    begin = time.perf_counter()
-    review, _ = monthly_review_run(month=month, now=now)
-    first = time.perf_counter() - begin
-    begin = time.perf_counter()
-    review_recompute(review=review, now=now)
-    again = time.perf_counter() - begin
-    floor_s = min(t for t, _ in floor)
+    # Three rounds, each the floor, then the review created from nothing, then re-computed; the best
+    # of each (the same treatment for the floor and the review).
+    floor, created, recomputed = [], [], []
+    for _ in range(ROUNDS):
+        HealthReview.objects.filter(month=month).delete()
+        floor.append(raw_group_by(start, end))
+        begin = time.perf_counter()
+        review, _ = monthly_review_run(month=month, now=now)
+        created.append(time.perf_counter() - begin)
+        begin = time.perf_counter()
+        review_recompute(review=review, now=now)
+        recomputed.append(time.perf_counter() - begin)
+    floor_s, first, again = min(t for t, _ in floor), min(created), min(recomputed)
     rows = review.rows.count()
     # Review rows protect their automations: leave nothing that stops another bench re-seeding its own.
     review.delete()
@@ -163,11 +170,13 @@ def main() -> str:
             else ""
         ),
         "",
+        f"Best of {ROUNDS} rounds, each: the floor, the review created, the review re-computed.",
+        "",
         "| measure | result | goal |",
         "|---|---:|---:|",
-        f"| Raw SQL GROUP BY over the month's run events (floor, best of 3; {floor[0][1]:,} groups) "
+        f"| Raw SQL GROUP BY over the month's run events (floor; {floor[0][1]:,} groups) "
         f"| {floor_s:.3f} s | |",
-        f"| Monthly review, created (aggregates, rules, {rows:,} rows upserted) | {first:.3f} s "
+        f"| Monthly review, created (the SQL aggregates and recommendations, {rows:,} rows written) | {first:.3f} s "
         f"({first / floor_s:.1f}× the floor) | ≤ 3× |",
         f"| Monthly review, re-computed (confirmations kept) | {again:.3f} s ({again / floor_s:.1f}× the floor) "
         "| ≤ 3× |",

@@ -1,13 +1,17 @@
-"""The month's numbers for every reviewed automation, computed in SQL: one GROUP BY over the
-month's run events (every count a FILTER), one over its decision requests, one over the findings
-opened, one for runs that shared a trigger with another automation, and three reads of registry
-facts. The query count does not grow with the number of automations."""
+"""A month's review rows, written by the database: one INSERT … SELECT … ON CONFLICT joins the
+reviewed automations (their registry facts) to one GROUP BY over the month's run events (every
+count a FILTER), one over its decision requests and one over the findings opened, and decides each
+row with the rules' SQL form (rules.verdict_sql). Python finishes only the automations with a list
+fact — untrusted or deprecated fields, change events, runs on a trigger another automation also
+acted on — which `recommend` decides itself. The query count does not grow with the number of
+automations, and no per-automation work runs in Python for the others."""
 
 from collections import defaultdict
 from datetime import date, datetime, timedelta
 
-from django.db.models import Avg, Count, Exists, F, OuterRef, Q, Sum
-from django.db.models.functions import Coalesce
+from django.db import connection
+from django.db.models import Avg, BooleanField, Case, CharField, Count, Exists, F, OuterRef, Q, Sum, Value, When
+from django.db.models.functions import Coalesce, JSONObject, Trim, TruncDate
 from django.utils import timezone
 
 from approvals.decisions.kinds import DecisionStatus
@@ -17,8 +21,8 @@ from registry.models import Automation, ChangeEvent
 
 from ..choices import RunOutcome
 from ..models import Finding, RunEvent
-from .models import HealthReviewRow
-from .rules import ReviewInput
+from .models import HealthReview, HealthReviewRow
+from .rules import COUNT_FIELDS, LIST_FACTS, recommend, verdict_sql
 
 # Reviewed: what runs or ran (shadow, live, paused). Proposed, in design and approved have not run
 # yet; retired ones are gone. An automation retired or moved after its row exists keeps its row.
@@ -48,19 +52,64 @@ def _in_review(review_id: int | None, *, prefix: str = "") -> Q:
     return reviewed | Q(Exists(rows))
 
 
-def population(*, review_id: int | None = None) -> dict[int, Automation]:
-    queryset = Automation.objects.filter(_in_review(review_id))
-    fields = (
-        "id", "key", "status", "rule", "trigger", "business_purpose", "output_recipient", "record_changed",
-        "expected_user_action", "maturity_stage", "went_live_at",
-        "rule_owner__username", "rule_owner__is_active", "failure_owner__username", "failure_owner__is_active",
-    )  # fmt: skip
-    return {row["id"]: row for row in queryset.order_by().values(*fields)}
+def _sql(queryset) -> tuple[str, list]:
+    sql, params = queryset.query.sql_with_params()
+    return sql, list(params)
 
 
-def _run_counts(start, end) -> dict[int, dict]:
+def _flag(condition: Q) -> Case:
+    """True or false, never NULL (an owner left empty is a NULL join)."""
+    return Case(When(condition, then=Value(True)), default=Value(False), output_field=BooleanField())
+
+
+def _written(*names: str, every: bool = True) -> Case:
+    """The (trimmed) text columns written: every one, or any."""
+    conditions = [~Q(**{f"{name}_trimmed": ""}) for name in names]
+    combined = conditions[0]
+    for condition in conditions[1:]:
+        combined = (combined & condition) if every else (combined | condition)
+    return _flag(combined)
+
+
+def _active_username(owner: str) -> Case:
+    """The owner's username while their account is active; "" for none or a deactivated one."""
+    return Case(When(**{f"{owner}__is_active": True}, then=F(f"{owner}__username")), default=Value(""),
+                output_field=CharField())  # fmt: skip
+
+
+def _population(review_id: int | None):
+    """One row per automation reviewed: its status, the registry facts the row keeps (as JSON), and
+    the practical standard's four answers the rules read."""
+    texts = ("rule", "trigger", "business_purpose", "output_recipient", "expected_user_action", "record_changed")
+    return (
+        Automation.objects.filter(_in_review(review_id))
+        .order_by()
+        .alias(**{f"{name}_trimmed": Trim(name) for name in texts})
+        .annotate(
+            a_id=F("pk"),
+            a_status=F("status"),
+            owned=_flag(Q(rule_owner__is_active=True, failure_owner__is_active=True)),
+            rule_written=_written("rule", "trigger"),
+            # Visible: a person receives it and acts, or a record changes where people see it.
+            output_written=_written("output_recipient", "expected_user_action", "record_changed", every=False),
+            purpose_written=_written("business_purpose"),
+            a_facts=JSONObject(
+                rule_owner=_active_username("rule_owner"),
+                failure_owner=_active_username("failure_owner"),
+                rule_written=_written("rule", "trigger"),
+                output_written=_written("output_recipient", "expected_user_action", "record_changed", every=False),
+                purpose_written=_written("business_purpose"),
+                maturity_stage=F("maturity_stage"),
+                went_live_on=TruncDate("went_live_at"),
+            ),
+        )
+        .values("a_id", "a_status", "owned", "rule_written", "output_written", "purpose_written", "a_facts")
+    )
+
+
+def _run_counts(start, end):
     no_action = Q(alerts_sent__gt=0, overridden=False, manual_reassignment=False) & ~Q(task_completed=True)
-    rows = (
+    return (
         RunEvent.objects.filter(started_at__gte=start, started_at__lt=end)
         .order_by()
         .values("automation_id")
@@ -85,11 +134,10 @@ def _run_counts(start, end) -> dict[int, dict]:
             maintenance=Coalesce(Sum("maintenance_minutes"), 0),
         )
     )
-    return {row.pop("automation_id"): row for row in rows}
 
 
-def _decision_counts(start, end) -> dict[int, dict]:
-    rows = (
+def _decision_counts(start, end):
+    return (
         DecisionRequest.objects.filter(created_at__gte=start, created_at__lt=end)
         .order_by()
         .values("automation_id")
@@ -103,33 +151,37 @@ def _decision_counts(start, end) -> dict[int, dict]:
             ),
         )
     )
-    return {row.pop("automation_id"): row for row in rows}
 
 
-def _findings_opened(start, end) -> dict[int, int]:
-    rows = (
+def _findings_opened(start, end):
+    return (
         Finding.objects.filter(opened_at__gte=start, opened_at__lt=end)
         .order_by()
         .values("automation_id")
-        .annotate(n=Count("id"))
+        .annotate(opened=Count("id"))
     )
-    return {row["automation_id"]: row["n"] for row in rows}
 
 
 def _duplicates(start, end) -> tuple[dict[int, int], dict[int, set[int]]]:
-    """Runs whose trigger window another automation also acted on in the month."""
-    month = RunEvent.objects.filter(started_at__gte=start, started_at__lt=end).exclude(trigger_key="").order_by()
-    shared = month.values("trigger_key").annotate(n=Count("automation_id", distinct=True)).filter(n__gt=1)
-    # Counted per automation and trigger in SQL: one row per pair, not one per run.
-    pairs = (
-        month.filter(trigger_key__in=shared.values("trigger_key"))
+    """Runs whose trigger another automation also acted on in the month: one pass over the month's
+    runs with a trigger, counted per automation and trigger, kept where the trigger has several."""
+    pairs_sql, params = _sql(
+        RunEvent.objects.filter(started_at__gte=start, started_at__lt=end)
+        .exclude(trigger_key="")
+        .order_by()
         .values("automation_id", "trigger_key")
         .annotate(n=Count("id"))
-        .values_list("automation_id", "trigger_key", "n")
     )
+    sql = (
+        "SELECT automation_id, trigger_key, n FROM (SELECT automation_id, trigger_key, n, "
+        f"COUNT(*) OVER (PARTITION BY trigger_key) AS sharing FROM ({pairs_sql}) pairs) shared WHERE sharing > 1"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
     keys_of: dict[str, set[int]] = defaultdict(set)
     runs: dict[int, int] = defaultdict(int)
-    for automation_id, key, n in pairs:
+    for automation_id, key, n in rows:
         keys_of[key].add(automation_id)
         runs[automation_id] += n
     partners: dict[int, set[int]] = defaultdict(set)
@@ -146,9 +198,9 @@ def _fields(ids_filter) -> dict[int, dict[str, list[str]]]:
         .order_by("datafield__object_name", "datafield__api_name")
         .values_list("automation_id", "datafield__object_name", "datafield__api_name", "datafield__status")
     )
-    out: dict[int, dict[str, list[str]]] = defaultdict(lambda: {"unstable": [], "deprecated": []})
+    out: dict[int, dict[str, list[str]]] = defaultdict(dict)
     for automation_id, obj, api, status in rows:
-        out[automation_id][status].append(f"{obj}.{api}")
+        out[automation_id].setdefault(f"{status}_fields", []).append(f"{obj}.{api}")
     return out
 
 
@@ -170,65 +222,102 @@ def _change_events(ids_filter, start, end) -> dict[int, list[str]]:
     return out
 
 
-def compute(month: date, *, review_id: int | None = None) -> dict[int, ReviewInput]:
-    """The review input of every reviewed automation for the month."""
-    start, end = month_bounds(month)
-    automations = population(review_id=review_id)
-    ids_filter = _in_review(review_id, prefix="automation__")
-    runs = _run_counts(start, end)
-    decisions = _decision_counts(start, end)
-    findings = _findings_opened(start, end)
+# Each count column of a row, from the derived tables r (run events), d (decision requests) and
+# f (findings): most are a run count of the same name (a run count may not share a RunEvent
+# field's name: alerts, sla_yes, maintenance).
+_FROM_RUNS = {name: f"COALESCE(r.{name}, 0)" for name in COUNT_FIELDS}
+COUNT_SQL = _FROM_RUNS | {
+    "alerts_sent": "COALESCE(r.alerts, 0)",
+    "sla_met": "COALESCE(r.sla_yes, 0)",
+    "maintenance_minutes": "COALESCE(r.maintenance, 0)",
+    "overrides": "COALESCE(r.overridden_runs, 0) + COALESCE(d.overridden, 0)",
+    "decision_requests": "COALESCE(d.requests, 0)",
+    "decisions_made": "COALESCE(d.decided, 0)",
+    "alerts_ignored": "COALESCE(r.alerts_no_action, 0) + COALESCE(d.unanswered, 0)",
+    "findings_opened": "COALESCE(f.opened, 0)",
+    "duplicate_runs": "0",  # set with the list facts, below
+    "avg_response_seconds": "ROUND(r.avg_response)",
+}
+
+
+def _insert_rows(review: HealthReview, *, start, end, recompute: bool, limits: dict) -> None:
+    """Every reviewed automation's row, inserted or (re-computation) updated in place. The
+    confirmation columns are written only on insert, so a re-computation cannot lose them.
+
+    Two statements: the rows are computed into a temporary table first, because PostgreSQL plans
+    no parallel workers for a SELECT inside an INSERT (it does for CREATE TABLE AS): the GROUP BY
+    over the month's run events runs on every core, then one INSERT … ON CONFLICT moves them."""
+    table = HealthReviewRow._meta.db_table
+    population, population_params = _sql(_population(review.pk if recompute else None))
+    runs, runs_params = _sql(_run_counts(start, end))
+    decisions, decisions_params = _sql(_decision_counts(start, end))
+    findings, findings_params = _sql(_findings_opened(start, end))
+    recommendation, noisy, verdict_params = verdict_sql(limits)
+    counts = ", ".join(f"{sql} AS {name}" for name, sql in COUNT_SQL.items())
+    computed = (*COUNT_SQL, "status", "facts", "noisy", "recommendation")
+    compute_sql = f"""
+        CREATE TEMPORARY TABLE review_rows_computed AS
+        SELECT c.automation_id, {", ".join(f"c.{name}" for name in COUNT_SQL)}, c.status, c.facts,
+               {noisy} AS noisy, {recommendation} AS recommendation
+        FROM (
+            SELECT p.a_id AS automation_id, p.a_status AS status, p.a_facts AS facts, p.owned, p.rule_written,
+                   p.output_written, p.purpose_written, {counts}
+            FROM ({population}) p
+            LEFT JOIN ({runs}) r ON r.automation_id = p.a_id
+            LEFT JOIN ({decisions}) d ON d.automation_id = p.a_id
+            LEFT JOIN ({findings}) f ON f.automation_id = p.a_id
+        ) c
+    """
+    # The noisy parameters come first in the text (the noisy column precedes the recommendation).
+    compute_params = [*verdict_params[-2:], *verdict_params[:-2]]
+    compute_params += population_params + runs_params + decisions_params + findings_params
+    columns = ", ".join(("review_id", "automation_id", *computed, "decision", "note", "lifecycle_move"))
+    insert_sql = (
+        f"INSERT INTO {table} ({columns}) SELECT %s, automation_id, {', '.join(computed)}, '', '', '' "
+        "FROM review_rows_computed"
+    )
+    if recompute:  # a new review has no rows to conflict with
+        updates = ", ".join(f"{name} = excluded.{name}" for name in computed)
+        # WHERE 1 = 1: SQLite reads "SELECT … FROM x ON CONFLICT" as a join's ON without it.
+        insert_sql += f" WHERE 1 = 1 ON CONFLICT (review_id, automation_id) DO UPDATE SET {updates}"
+    with connection.cursor() as cursor:
+        cursor.execute(compute_sql, compute_params)
+        cursor.execute(insert_sql, [review.pk])
+        cursor.execute("DROP TABLE review_rows_computed")
+
+
+def _finish_with_lists(review: HealthReview, *, start, end, recompute: bool, limits: dict) -> int:
+    """The automations with a list fact: their lists into the row's facts, their duplicate runs,
+    and the recommendation and noise from `recommend`, which reads the lists."""
+    ids_filter = _in_review(review.pk if recompute else None, prefix="automation__")
+    lists: dict[int, dict] = defaultdict(dict)
+    for automation_id, facts in _fields(ids_filter).items():
+        lists[automation_id] |= facts
+    for automation_id, events in _change_events(ids_filter, start, end).items():
+        lists[automation_id]["change_events"] = events
     duplicate_runs, partners = _duplicates(start, end)
-    fields = _fields(ids_filter)
-    events = _change_events(ids_filter, start, end)
-    keys = {pk: a["key"] for pk, a in automations.items()}
-    label = f"{month:%B %Y}"
-    out = {}
-    for pk, a in automations.items():
-        r = runs.get(pk, {})
-        d = decisions.get(pk, {})
-        f = fields.get(pk, {"unstable": [], "deprecated": []})
-        rule_owner = a["rule_owner__username"] if a["rule_owner__is_active"] else ""
-        failure_owner = a["failure_owner__username"] if a["failure_owner__is_active"] else ""
-        avg = r.get("avg_response")
-        out[pk] = ReviewInput(
-            month_label=label,
-            status=a["status"],
-            runs=r.get("runs", 0),
-            failures=r.get("failures", 0),
-            bad_data_failures=r.get("bad_data_failures", 0),
-            overrides=r.get("overridden_runs", 0) + d.get("overridden", 0),
-            decision_requests=d.get("requests", 0),
-            decisions_made=d.get("decided", 0),
-            alerts_sent=r.get("alerts", 0),
-            alerts_ignored=r.get("alerts_no_action", 0) + d.get("unanswered", 0),
-            tasks_created=r.get("tasks_created", 0),
-            tasks_completed=r.get("tasks_completed", 0),
-            manual_corrections=r.get("manual_corrections", 0),
-            exceptions=r.get("exceptions", 0),
-            findings_opened=findings.get(pk, 0),
-            duplicate_runs=duplicate_runs.get(pk, 0),
-            sla_measured=r.get("sla_measured", 0),
-            sla_met=r.get("sla_yes", 0),
-            avg_response_seconds=round(avg) if avg is not None else None,
-            handoffs_measured=r.get("handoffs_measured", 0),
-            handoffs_complete=r.get("handoffs_complete", 0),
-            maintenance_minutes=r.get("maintenance", 0),
-            duplicates_found=r.get("duplicates_found", 0),
-            data_quality_issues=r.get("data_quality_issues", 0),
-            rule_owner=rule_owner or "",
-            failure_owner=failure_owner or "",
-            rule_written=bool(a["rule"].strip() and a["trigger"].strip()),
-            # Visible: a person receives it and acts, or a record changes where people see it.
-            output_written=bool(
-                a["output_recipient"].strip() or a["expected_user_action"].strip() or a["record_changed"].strip()
-            ),
-            purpose_written=bool(a["business_purpose"].strip()),
-            unstable_fields=f["unstable"],
-            deprecated_fields=f["deprecated"],
-            change_events=events.get(pk, []),
-            maturity_stage=a["maturity_stage"],
-            went_live_on=f"{timezone.localtime(a['went_live_at']):%Y-%m-%d}" if a["went_live_at"] else "",
-            duplicates_with=sorted(keys.get(other, f"#{other}") for other in partners.get(pk, ())),
-        )
-    return out
+    if not lists and not partners:
+        return 0
+    rows = list(HealthReviewRow.objects.filter(review=review, automation_id__in=list(set(lists) | set(partners))))
+    keys = dict(
+        Automation.objects.filter(pk__in={pk for ids in partners.values() for pk in ids}).values_list("pk", "key")
+    )
+    for row in rows:
+        row.review = review
+        facts = dict(lists.get(row.automation_id, {}))
+        if row.automation_id in partners:
+            facts["duplicates_with"] = sorted(keys.get(pk, f"#{pk}") for pk in partners[row.automation_id])
+            row.duplicate_runs = duplicate_runs[row.automation_id]
+        row.facts = row.facts | {name: facts[name] for name in LIST_FACTS if name in facts}
+        verdict = recommend(row.review_input, limits)
+        row.recommendation, row.noisy = verdict.recommendation, verdict.noisy
+    HealthReviewRow.objects.bulk_update(rows, ["facts", "duplicate_runs", "recommendation", "noisy"], batch_size=500)
+    return len(rows)
+
+
+def write_rows(review: HealthReview, *, recompute: bool, limits: dict) -> None:
+    """Compute the month's rows of the review: new automations get a row, existing rows get the new
+    numbers, facts and recommendation; confirmations and notes are never touched."""
+    start, end = month_bounds(review.month)
+    _insert_rows(review, start=start, end=end, recompute=recompute, limits=limits)
+    _finish_with_lists(review, start=start, end=end, recompute=recompute, limits=limits)

@@ -1,7 +1,11 @@
 """The monthly health review: one `HealthReview` per calendar month (the unique month is the
 claim that makes it exactly once), one `HealthReviewRow` per automation reviewed. A row keeps the
-month's numbers (re-computed while late events arrive), the recommendation derived from them with
-its reasons, and the admin's confirmation, which a re-computation never touches."""
+month's numbers (re-computed while late events arrive), what the registry said, the recommendation
+decided from them (a column, to filter and count by) and the admin's confirmation, which a
+re-computation never touches. The reasons are derived from the same numbers and facts with the
+review's thresholds whenever they are shown (health.reviews.rules), never stored."""
+
+from functools import cached_property
 
 from django.conf import settings
 from django.db import models
@@ -30,6 +34,9 @@ class HealthReview(models.Model):
         settings.AUTH_USER_MODEL, models.PROTECT, related_name="+", verbose_name="computed by"
     )
     computations = models.PositiveIntegerField("times computed", default=1)
+    thresholds = models.JSONField(
+        "thresholds", default=dict, blank=True, help_text="The recommendation thresholds it was computed with."
+    )
 
     class Meta:
         ordering = ["-month"]
@@ -81,12 +88,12 @@ class HealthReviewRow(models.Model):
     handoffs_complete = models.PositiveIntegerField("handoffs complete", default=0)
     data_quality_issues = models.PositiveIntegerField("data-quality issues", default=0)
     maintenance_minutes = models.PositiveIntegerField("admin maintenance (min)", default=0)
+    bad_data_failures = models.PositiveIntegerField("failures reporting a data-quality issue", default=0)
     # What the registry said when computed (owners, fields, change events, duplicates), and the
-    # recommendation with the reasons that produced it (kept: it is what the admin confirmed).
+    # recommendation decided from it and the numbers.
     facts = models.JSONField("registry facts", default=dict, blank=True)
     noisy = models.BooleanField("noisy", default=False, help_text="More alerts than decisions or actions.")
     recommendation = models.CharField("recommendation", max_length=10, choices=Recommendation.choices)
-    reasons = models.JSONField("reasons", default=list, blank=True)
 
     # The admin's confirmation: never touched by a re-computation.
     decision = models.CharField("confirmed action", max_length=10, choices=Recommendation.choices, blank=True)
@@ -96,7 +103,7 @@ class HealthReviewRow(models.Model):
     )
     confirmed_at = models.DateTimeField("confirmed", null=True, blank=True)
     lifecycle_move = models.CharField("lifecycle move made", max_length=100, blank=True)
-    history = HistoricalRecords(excluded_fields=["facts", "reasons"])
+    history = HistoricalRecords(excluded_fields=["facts"])
 
     class Meta:
         ordering = ["automation__name"]
@@ -155,8 +162,23 @@ class HealthReviewRow(models.Model):
         from .rules import COUNT_FIELDS, FACT_FIELDS, ReviewInput
 
         facts = {name: self.facts[name] for name in FACT_FIELDS if name in self.facts}
+        for name in ("rule_written", "output_written", "purpose_written"):  # SQLite's JSON says 1 and 0
+            if name in facts:
+                facts[name] = bool(facts[name])
         counts = {name: getattr(self, name) for name in COUNT_FIELDS}
         return ReviewInput(month_label=f"{self.review.month:%B %Y}", status=self.status, **counts, **facts)
+
+    @cached_property
+    def verdict(self):
+        """The recommendation's reasons, derived from the row with the review's thresholds."""
+        from .rules import recommend
+
+        return recommend(self.review_input, self.review.thresholds or None)
+
+    @property
+    def reasons(self) -> list:
+        """Every reason, strongest first: the first produced the recommendation."""
+        return self.verdict.reasons
 
     @property
     def questions(self) -> list[dict]:

@@ -98,12 +98,15 @@ COUNT_FIELDS = (
     "runs", "failures", "overrides", "decision_requests", "decisions_made", "alerts_sent", "alerts_ignored",
     "tasks_created", "tasks_completed", "manual_corrections", "exceptions", "findings_opened", "duplicate_runs",
     "avg_response_seconds", "sla_measured", "sla_met", "duplicates_found", "handoffs_measured", "handoffs_complete",
-    "data_quality_issues", "maintenance_minutes",
+    "data_quality_issues", "maintenance_minutes", "bad_data_failures",
 )  # fmt: skip
 FACT_FIELDS = (
     "rule_owner", "failure_owner", "rule_written", "output_written", "purpose_written", "unstable_fields",
-    "deprecated_fields", "change_events", "duplicates_with", "bad_data_failures", "maturity_stage", "went_live_on",
+    "deprecated_fields", "change_events", "duplicates_with", "maturity_stage", "went_live_on",
 )  # fmt: skip
+# The facts that are lists: only the automations that have one are decided by `recommend` itself
+# (the database decides the others with `verdict_sql`).
+LIST_FACTS = ("unstable_fields", "deprecated_fields", "change_events", "duplicates_with")
 
 
 @dataclass(frozen=True)
@@ -133,7 +136,7 @@ def _pct(value: float | None) -> str:
 
 def recommend(data: ReviewInput, limits: dict | None = None) -> Verdict:
     """Keep, adjust, pause or retire, with every reason that produced it."""
-    t = limits or thresholds()
+    t = thresholds() | (limits or {})
     reasons: list[Reason] = []
     month = data.month_label or "the month"
 
@@ -266,6 +269,49 @@ def recommend(data: ReviewInput, limits: dict | None = None) -> Verdict:
     # Strongest first (stable), so the first reason is one that produced the recommendation.
     reasons.sort(key=lambda r: -STRENGTH[r.action])  # actions are Recommendation members (str)
     return Verdict(recommendation=str(reasons[0].action), reasons=reasons, noisy=noisy)
+
+
+def verdict_sql(limits: dict | None = None, *, source: str = "c") -> tuple[str, str, list]:
+    """`recommend`'s recommendation and noise as SQL over a row source with the ReviewInput's count
+    columns and four booleans (owned, rule_written, output_written, purpose_written): what the
+    database decides for ten thousand automations in the statement that writes their rows. The
+    rules that read list facts (duplicates, deprecated and unstable fields, change events) are not
+    here: an automation with such a fact is decided by `recommend`. Rates are compared as doubles,
+    as Python does. Returns (recommendation SQL, noisy SQL, parameters in text order);
+    tests/health/reviews/test_rules.py holds the two forms to the same answers."""
+    t = thresholds() | (limits or {})
+    c = source
+    dbl = "CAST({} AS DOUBLE PRECISION)".format
+    alerts = f"({c}.alerts_sent + {c}.decision_requests)"
+    actions = f"({c}.decisions_made + {c}.tasks_completed)"
+    cleanup = f"({c}.failures + {c}.manual_corrections + {c}.exceptions)"
+    clean_runs = f"(CASE WHEN {c}.runs > {cleanup} THEN {c}.runs - {cleanup} ELSE 0 END)"
+
+    def rate_at_least(part: str, whole: str) -> str:  # NULL (not true) when there is nothing to divide by
+        return f"{dbl(part)} / NULLIF({whole}, 0) >= {dbl('%s')}"
+
+    noisy = (f"({alerts} >= %s AND {alerts} > {dbl('%s')} * {actions})", [t["noisy_min_alerts"], t["noisy_ratio"]])
+    more_cleanup = (f"({c}.runs >= %s AND {cleanup} > {clean_runs})", [t["min_runs"]])
+    retire = [
+        (f"({c}.runs = 0 AND {c}.status <> 'paused')", []),  # not_used
+        (f"({alerts} >= %s AND {rate_at_least(f'{c}.alerts_ignored', alerts)})",  # alerts_ignored
+         [t["noisy_min_alerts"], t["ignored_share"]]),
+        more_cleanup,  # more_cleanup_than_value
+    ]  # fmt: skip
+    pause = [(f"NOT ({c}.owned AND {c}.rule_written AND {c}.output_written AND {c}.purpose_written)", [])]
+    adjust = [
+        noisy,
+        (f"(NOT {more_cleanup[0]} AND {c}.maintenance_minutes >= %s)", [*more_cleanup[1], t["maintenance_minutes"]]),
+        (f"({c}.runs >= %s AND {rate_at_least(f'{c}.overrides', f'({c}.runs + {c}.decisions_made)')})",  # overridden
+         [t["min_runs"], t["override_rate"]]),
+        (f"({c}.runs >= %s AND {rate_at_least(f'{c}.failures', f'{c}.runs')})", [t["min_runs"], t["failure_rate"]]),
+    ]  # fmt: skip
+    whens, params = [], []
+    for action, conditions in ((R.RETIRE, retire), (R.PAUSE, pause), (R.ADJUST, adjust)):
+        whens.append(f"WHEN {' OR '.join(sql for sql, _ in conditions)} THEN '{action.value}'")
+        params += [p for _, ps in conditions for p in ps]
+    recommendation = f"CASE {' '.join(whens)} ELSE '{R.KEEP.value}' END"
+    return recommendation, noisy[0], params + noisy[1]
 
 
 NEEDS_A_PERSON = "Needs a person"

@@ -57,7 +57,7 @@ def review_rows(*, review: HealthReview, filters: dict | None = None) -> QuerySe
     filters = filters or {}
     queryset = (
         HealthReviewRow.objects.filter(review=review)
-        .select_related("automation", "automation__rule_owner", "confirmed_by")
+        .select_related("review", "automation", "automation__rule_owner", "confirmed_by")
         .annotate(
             failure_rate_sql=_rate("failures", "runs"),
             override_rate_sql=_rate("overrides", "runs", "decisions_made"),

@@ -39,7 +39,7 @@ class HealthReviewRowOutputSerializer(serializers.ModelSerializer):
     failure_rate = serializers.FloatField(allow_null=True)
     override_rate = serializers.FloatField(allow_null=True)
     ignored_rate = serializers.FloatField(allow_null=True)
-    reasons = ReasonSerializer(many=True)
+    reasons = ReasonSerializer(many=True, read_only=True)
     questions = QuestionSerializer(many=True, read_only=True)
     confirmed_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
 

@@ -2,11 +2,10 @@
 an admin's confirmation of a recommendation (which pauses or retires through the lifecycle
 service). Keyword arguments, one transaction each, the actor in the history."""
 
-import json
 from datetime import date, datetime, timedelta
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from approvals import services as approvals_services
@@ -17,72 +16,11 @@ from revops_gov.models import User
 from revops_gov.roles import can_govern
 from revops_gov.services import system_user
 
-from .compute import compute, month_bounds, previous_month
+from .compute import month_bounds, previous_month, write_rows
 from .models import HealthReview, HealthReviewRow, Recommendation
-from .rules import COUNT_FIELDS, FACT_FIELDS, ReviewInput, recommend, thresholds
+from .rules import thresholds
 
-# A re-computation rewrites these columns and nothing else (never the confirmation).
-COMPUTED_FIELDS = (*COUNT_FIELDS, "status", "facts", "noisy", "recommendation", "reasons")
 LIFECYCLE_FOR = {Recommendation.PAUSE: LifecycleStatus.PAUSED, Recommendation.RETIRE: LifecycleStatus.RETIRED}
-
-
-def _row_values(review: HealthReview, automation_id: int, data: ReviewInput, limits: dict) -> dict:
-    """The computed columns of one automation's row, by attribute name."""
-    verdict = recommend(data, limits)
-    return {
-        "review_id": review.pk,
-        "automation_id": automation_id,
-        "status": data.status,
-        **{name: getattr(data, name) for name in COUNT_FIELDS},
-        "facts": {name: getattr(data, name) for name in FACT_FIELDS},
-        "noisy": verdict.noisy,
-        "recommendation": verdict.recommendation,
-        "reasons": [reason.as_dict() for reason in verdict.reasons],
-    }
-
-
-def _upsert_postgresql(rows: list[dict]) -> None:
-    """PostgreSQL: COPY into a temporary table, then one INSERT … ON CONFLICT DO UPDATE (several
-    times faster than multi-row INSERTs at 10,000 automations). New rows get the model's defaults
-    for the confirmation columns; existing rows keep theirs."""
-    meta = HealthReviewRow._meta
-    fields = [f for f in meta.concrete_fields if not f.primary_key]
-    defaults = {f.attname: f.get_default() for f in fields}
-    json_fields = {f.attname for f in fields if f.get_internal_type() == "JSONField"}
-    columns = ", ".join(f.column for f in fields)
-    updates = ", ".join(f"{meta.get_field(n).column} = EXCLUDED.{meta.get_field(n).column}" for n in COMPUTED_FIELDS)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"CREATE TEMPORARY TABLE review_rows_in ON COMMIT DROP AS "
-            f"SELECT {columns} FROM {meta.db_table} WITH NO DATA"
-        )
-        with cursor.cursor.copy(f"COPY review_rows_in ({columns}) FROM STDIN") as copy:
-            for row in rows:
-                values = defaults | row
-                copy.write_row([json.dumps(values[a]) if a in json_fields else values[a] for a in defaults])
-        cursor.execute(
-            f"INSERT INTO {meta.db_table} ({columns}) SELECT {columns} FROM review_rows_in "
-            f"ON CONFLICT (review_id, automation_id) DO UPDATE SET {updates}"
-        )
-        cursor.execute("DROP TABLE review_rows_in")
-
-
-def _write_rows(review: HealthReview, inputs: dict[int, ReviewInput]) -> int:
-    """One upsert: new automations get a row, existing rows get the new numbers; the
-    confirmation columns are not in the update, so a re-computation cannot lose them."""
-    limits = thresholds()
-    rows = [_row_values(review, pk, data, limits) for pk, data in inputs.items()]
-    if connection.vendor == "postgresql":
-        _upsert_postgresql(rows)
-        return len(rows)
-    HealthReviewRow.objects.bulk_create(
-        [HealthReviewRow(**row) for row in rows],
-        batch_size=1000,
-        update_conflicts=True,
-        unique_fields=["review", "automation"],
-        update_fields=list(COMPUTED_FIELDS),
-    )
-    return len(rows)
 
 
 def _month_ended(month: date, now: datetime) -> None:
@@ -105,10 +43,12 @@ def monthly_review_run(
     by = by or system_user()
     try:
         with transaction.atomic():
-            review = HealthReview.objects.create(month=month, created_at=now, computed_at=now, computed_by=by)
+            review = HealthReview.objects.create(
+                month=month, created_at=now, computed_at=now, computed_by=by, thresholds=thresholds()
+            )
     except IntegrityError:
         return HealthReview.objects.get(month=month), False
-    _write_rows(review, compute(month))
+    write_rows(review, recompute=False, limits=review.thresholds)
     return review, True
 
 
@@ -119,11 +59,13 @@ def review_recompute(*, review: HealthReview, by: User | None = None, now: datet
     if by is not None and not can_govern(by):
         raise Forbidden("Only RevOps admins re-compute a review.")
     review = HealthReview.objects.select_for_update().get(pk=review.pk)
-    _write_rows(review, compute(review.month, review_id=review.pk))
+    # The thresholds of today: the recommendation and the reasons shown are derived with them.
+    review.thresholds = thresholds()
+    write_rows(review, recompute=True, limits=review.thresholds)
     review.computed_at = now or timezone.now()
     review.computed_by = by or system_user()
     review.computations += 1
-    review.save(update_fields=["computed_at", "computed_by", "computations"])
+    review.save(update_fields=["computed_at", "computed_by", "computations", "thresholds"])
     return review
 
 

@@ -122,7 +122,7 @@ class ReviewExportView(RoleRequiredMixin, View):
                 r.exceptions, r.findings_opened, r.avg_response_seconds, r.sla_met, r.sla_measured,
                 r.duplicates_found, r.handoffs_complete, r.handoffs_measured, r.data_quality_issues,
                 r.maintenance_minutes, "yes" if r.noisy else "no", r.recommendation,
-                " | ".join(reason["text"] for reason in r.reasons), r.decision, r.note,
+                " | ".join(reason.text for reason in r.reasons), r.decision, r.note,
                 r.confirmed_by.username if r.confirmed_by else "",
                 r.confirmed_at.isoformat() if r.confirmed_at else "", r.lifecycle_move,
             )  # fmt: skip

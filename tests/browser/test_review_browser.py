@@ -11,17 +11,12 @@ from tests.factories import PASSWORD
 from tests.health.reviews.factories import HealthReviewFactory, HealthReviewRowFactory
 from tests.registry.factories import AutomationFactory
 
-NOISY = [
-    {"rule": "alerts_ignored", "action": "retire", "text": "No one acts on its alerts: 90 of 120 (75%)."},
-    {"rule": "noisy", "action": "adjust", "text": "Noisy: 120 alerts led to 30 decisions or completed tasks."},
-]
-
 
 @pytest.fixture
 def review(db):
     review = HealthReviewFactory()
     HealthReviewRowFactory(review=review, automation=AutomationFactory(name="Renewal nudge"), recommendation="retire",
-                           reasons=NOISY, noisy=True, alerts_sent=120, alerts_ignored=90)  # fmt: skip
+                           noisy=True, alerts_sent=120, alerts_ignored=90, tasks_completed=30)  # fmt: skip
     HealthReviewRowFactory(review=review, automation=AutomationFactory(name="Lead routing EMEA"))
     return review
 

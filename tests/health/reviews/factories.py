@@ -34,7 +34,11 @@ class HealthReviewRowFactory(factory.django.DjangoModelFactory):
     runs = 120
     failures = 3
     recommendation = "keep"
-    reasons = factory.LazyFunction(lambda: [{"rule": "healthy", "action": "keep", "text": "Healthy: 120 runs."}])
+    # What the registry said of an owned, documented automation: 120 runs with 3 failures is healthy.
+    facts = factory.LazyFunction(
+        lambda: {"rule_owner": "dana", "failure_owner": "sam", "rule_written": True, "output_written": True,
+                 "purpose_written": True}  # fmt: skip
+    )
 
 
 class ReviewedAutomationFactory(AutomationFactory):

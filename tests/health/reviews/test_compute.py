@@ -1,5 +1,5 @@
-"""The month's numbers, computed in SQL over run events, decision requests, findings and the
-registry, for the automations a review covers."""
+"""The month's rows, written by the database from run events, decision requests, findings and the
+registry, for the automations a review covers; the automations with list facts finished in Python."""
 
 from datetime import timedelta
 
@@ -9,14 +9,36 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from approvals.decisions.models import Decision
-from health.reviews.compute import compute, month_bounds, previous_month
+from health.reviews.compute import month_bounds, previous_month, write_rows
+from health.reviews.models import HealthReview
+from health.reviews.rules import ReviewInput, thresholds
 from tests.approvals.decisions.factories import DecisionRequestFactory
 from tests.factories import UserFactory
 from tests.health.factories import FindingFactory, RunEventFactory
-from tests.health.reviews.factories import NOVEMBER, HealthReviewRowFactory, in_november
+from tests.health.reviews.factories import (
+    NOVEMBER,
+    HealthReviewFactory,
+    HealthReviewRowFactory,
+    ReviewedAutomationFactory,
+    in_november,
+)
 from tests.registry.factories import AutomationFactory, ChangeEventFactory, DataFieldFactory
 
 pytestmark = pytest.mark.django_db
+
+
+def compute(month=NOVEMBER) -> dict[int, ReviewInput]:
+    """Write the month's rows (a new review, or re-computing the one there) and read them back as
+    the rules read them."""
+    review = HealthReview.objects.filter(month=month).first()
+    recompute = review is not None
+    review = review or HealthReviewFactory(month=month)
+    write_rows(review, recompute=recompute, limits=thresholds())
+    return {row.automation_id: row.review_input for row in review.rows.select_related("review")}
+
+
+def recommendations() -> dict[int, tuple[str, bool]]:
+    return {row.automation_id: (row.recommendation, row.noisy) for row in HealthReview.objects.get().rows.all()}
 
 
 def test_the_previous_calendar_month_and_its_bounds():
@@ -115,20 +137,23 @@ def test_only_shadow_live_and_paused_automations_are_reviewed():
     assert reviewed <= set(data) and not skipped & set(data)
     # Re-computing a review keeps the automations already in it, whatever their status now.
     kept = skipped.pop()
-    review = HealthReviewRowFactory(automation_id=kept).review
-    data = compute(NOVEMBER, review_id=review.pk)
+    HealthReviewRowFactory(review=HealthReview.objects.get(), automation_id=kept)
+    data = compute(NOVEMBER)
     assert kept in data and not skipped & set(data)
 
 
 def test_the_query_count_does_not_grow_with_the_automations():
     counts = []
+    review = HealthReviewFactory(month=NOVEMBER)
     for n in (3, 12):
-        while len(compute(NOVEMBER)) < n:
+        while review.rows.count() < n:
             automation = AutomationFactory(data_fields=[DataFieldFactory(status="unstable")])
             RunEventFactory(automation=automation, started_at=in_november(4), trigger_key="t")
+            RunEventFactory(automation=AutomationFactory(), started_at=in_november(4))
             ChangeEventFactory(automations=[automation])
+            write_rows(review, recompute=True, limits=thresholds())
         with CaptureQueriesContext(connection) as ctx:
-            compute(NOVEMBER)
+            write_rows(review, recompute=True, limits=thresholds())
         counts.append(len(ctx.captured_queries))
     assert counts[0] == counts[1]
 
@@ -140,3 +165,35 @@ def test_a_visible_output_is_a_person_who_acts_or_a_record_people_see_change():
     data = compute(NOVEMBER)
     assert data[notified.pk].output_written and data[writes.pk].output_written
     assert not data[silent.pk].output_written
+
+
+def test_the_database_decides_the_rows_without_list_facts_and_python_those_with_them():
+    quiet = ReviewedAutomationFactory()  # no runs: not used
+    busy = ReviewedAutomationFactory()
+    failing = ReviewedAutomationFactory()
+    on_old_field = ReviewedAutomationFactory(data_fields=[DataFieldFactory(status="deprecated")])
+    for i in range(10):
+        RunEventFactory(automation=busy, started_at=in_november(2 + i))
+        RunEventFactory(automation=failing, started_at=in_november(2 + i), outcome="failure" if i < 3 else "success")
+        RunEventFactory(automation=on_old_field, started_at=in_november(2 + i))
+    compute(NOVEMBER)
+    decided = recommendations()
+    assert decided[quiet.pk] == ("retire", False)
+    assert decided[busy.pk] == ("keep", False)
+    assert decided[failing.pk] == ("adjust", False)
+    assert decided[on_old_field.pk] == ("retire", False)  # deprecated fields: a list fact, decided in Python
+    rows = {row.automation_id: row for row in HealthReview.objects.get().rows.select_related("review")}
+    assert [r.rule for r in rows[on_old_field.pk].reasons] == ["deprecated_fields"]
+    assert [r.rule for r in rows[failing.pk].reasons] == ["failing"]
+
+
+def test_a_list_fact_that_went_away_is_gone_after_recomputing():
+    field = DataFieldFactory(status="deprecated")
+    automation = ReviewedAutomationFactory(data_fields=[field])
+    for i in range(10):
+        RunEventFactory(automation=automation, started_at=in_november(2 + i))
+    assert compute(NOVEMBER)[automation.pk].deprecated_fields == [field.qualified_name]
+    field.status = "trusted"
+    field.save()
+    data = compute(NOVEMBER)[automation.pk]
+    assert data.deprecated_fields == [] and recommendations()[automation.pk] == ("keep", False)

@@ -1,9 +1,13 @@
 """The recommendation: one case per reason of the guide's "What to retire", the practical
-standard, noise, and keep for a healthy automation. Pure functions: no database."""
+standard, noise, and keep for a healthy automation (pure functions: no database); and the rules'
+SQL form, which the database applies to ten thousand automations at once, giving the same answers."""
+
+import random
 
 import pytest
+from django.db import connection
 
-from health.reviews.rules import NEEDS_A_PERSON, ReviewInput, questions, recommend
+from health.reviews.rules import LIST_FACTS, NEEDS_A_PERSON, ReviewInput, questions, recommend, verdict_sql
 
 LIMITS = {
     "min_runs": 5,
@@ -190,3 +194,73 @@ def test_the_launch_review_and_the_maturity_stage_are_asked():
     stage = answers["Is this the right level of automation for the workflow?"]
     assert not stage["from_data"] and "3 · Governed" in stage["answer"]
     assert "Was it reviewed two weeks after launch?" not in {q["question"] for q in questions(healthy(), "keep")}
+
+
+# --- the SQL form: the same answers --------------------------------------------------------------
+SQL_COLUMNS = (
+    "status", "runs", "failures", "overrides", "decision_requests", "decisions_made", "alerts_sent", "alerts_ignored",
+    "tasks_completed", "manual_corrections", "exceptions", "maintenance_minutes",
+)  # fmt: skip
+
+
+def sql_verdict(data: ReviewInput, limits: dict) -> tuple[str, bool]:
+    """What the database decides for a row with these numbers and facts."""
+    recommendation, noisy, params = verdict_sql(limits)
+    values = [getattr(data, name) for name in SQL_COLUMNS] + [
+        bool(data.rule_owner and data.failure_owner), data.rule_written, data.output_written, data.purpose_written,
+    ]  # fmt: skip
+    names = (*SQL_COLUMNS, "owned", "rule_written", "output_written", "purpose_written")
+    source = "SELECT " + ", ".join(f"%s AS {name}" for name in names)
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {recommendation}, {noisy} FROM ({source}) c", [*params, *values])
+        decided, is_noisy = cursor.fetchone()
+    return decided, bool(is_noisy)
+
+
+def _random_input(rng: random.Random) -> ReviewInput:
+    """Numbers around every threshold of LIMITS, with and without owners and documentation."""
+    runs = rng.choice([0, 0, 3, 4, 5, 6, 10, 20, 40, 120])
+    return healthy(
+        status=rng.choice(["live", "live", "shadow", "paused"]),
+        runs=runs,
+        failures=rng.randint(0, runs),
+        overrides=rng.randint(0, runs + 5),
+        manual_corrections=rng.randint(0, max(runs // 3, 1)),
+        exceptions=rng.randint(0, max(runs // 3, 1)),
+        decision_requests=rng.choice([0, 0, 5, 10, 20]),
+        decisions_made=rng.choice([0, 3, 5, 10, 20]),
+        alerts_sent=rng.choice([0, 4, 6, 9, 10, 15, 30, 60]),
+        alerts_ignored=rng.randint(0, 40),
+        tasks_completed=rng.choice([0, 4, 5, 6, 12, 20, 40]),
+        maintenance_minutes=rng.choice([0, 239, 240, 241, 500]),
+        rule_owner=rng.choice(["dana", "dana", ""]),
+        failure_owner=rng.choice(["sam", "sam", ""]),
+        rule_written=rng.random() > 0.1,
+        output_written=rng.random() > 0.1,
+        purpose_written=rng.random() > 0.1,
+    )
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("limits", [LIMITS, LIMITS | {"noisy_ratio": 1.0, "failure_rate": 0.25, "min_runs": 10}])
+def test_the_database_decides_as_recommend_does_for_every_rule_without_a_list_fact(limits):
+    rng = random.Random(8)
+    inputs = [_random_input(rng) for _ in range(400)]
+    inputs += [  # the cases above, each rule once
+        healthy(), healthy(rule_owner=""), healthy(failure_owner=""), healthy(rule_written=False),
+        healthy(output_written=False), healthy(purpose_written=False),
+        healthy(alerts_sent=60, alerts_ignored=45, tasks_completed=50),
+        healthy(alerts_sent=30, alerts_ignored=10, tasks_created=12, tasks_completed=12),
+        healthy(alerts_sent=6, alerts_ignored=2, tasks_completed=0), healthy(runs=0, failures=0, alerts_sent=0),
+        healthy(runs=0, failures=0, alerts_sent=0, status="paused"),
+        healthy(runs=40, failures=6, manual_corrections=10, exceptions=8), healthy(maintenance_minutes=300),
+        healthy(overrides=48), healthy(runs=4, failures=3, overrides=3), healthy(failures=30),
+        healthy(runs=5, failures=1), healthy(runs=10, overrides=3), healthy(alerts_sent=40, tasks_completed=38),
+    ]  # fmt: skip
+    decided = {}
+    for data in inputs:
+        assert not any(getattr(data, name) for name in LIST_FACTS)
+        verdict = recommend(data, limits)
+        assert sql_verdict(data, limits) == (verdict.recommendation, verdict.noisy), data
+        decided[verdict.recommendation] = decided.get(verdict.recommendation, 0) + 1
+    assert set(decided) == {"keep", "adjust", "pause", "retire"}  # the inputs reach every answer

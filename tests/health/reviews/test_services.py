@@ -43,7 +43,7 @@ def test_the_monthly_run_reviews_the_previous_month_once(clock):
     assert (again.pk, created_again) == (review.pk, False)
     assert HealthReview.objects.count() == 1
     row = HealthReviewRow.objects.get(review=review, automation=automation)
-    assert (row.runs, row.recommendation, row.reasons[0]["rule"]) == (20, "keep", "healthy")
+    assert (row.runs, row.recommendation, row.reasons[0].rule) == (20, "keep", "healthy")
 
 
 @pytest.mark.django_db
@@ -66,7 +66,7 @@ def test_recomputing_updates_numbers_and_keeps_confirmations_and_notes(clock, ad
     services.review_recompute(review=review, by=admin)
     row.refresh_from_db()
     assert (row.runs, row.failures) == (18, 8)
-    assert row.recommendation == "adjust" and "failing" in {r["rule"] for r in row.reasons}
+    assert row.recommendation == "adjust" and "failing" in {r.rule for r in row.reasons}
     assert (row.decision, row.note, row.confirmed_by) == ("adjust", "Tighten the territory rule", admin)
     assert HealthReviewRow.objects.filter(review=review, automation=newcomer).exists()
     review.refresh_from_db()

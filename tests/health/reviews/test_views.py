@@ -96,7 +96,8 @@ def test_the_row_page_shows_reasons_questions_value_and_trend(login, viewer):
         review=HealthReviewFactory(), automation=automation, maintenance_minutes=310, sla_measured=10, sla_met=9
     )
     page = login(viewer).get(row.get_absolute_url()).content.decode()
-    assert "Healthy: 120 runs." in page and "Is it still used?" in page
+    # The reason is derived from the row's numbers: 310 minutes is over the 240-minute bar.
+    assert "310 minutes of admin maintenance in November 2026" in page and "Is it still used?" in page
     assert "310 min" in page and "9 of 10" in page
     assert page.count("<rect") == 2 and "Oct 2026" in page
     assert "Confirm</button>" not in page  # viewers read, admins confirm
@@ -170,10 +171,10 @@ def test_an_admin_recomputes_and_confirmations_stay(login, admin):
 
 
 def test_the_automation_page_shows_its_latest_review_and_the_nav_links_reviews(login, viewer):
-    row = HealthReviewRowFactory(recommendation="adjust", reasons=[{"rule": "noisy", "action": "adjust",
-                                                                     "text": "Noisy: 40 alerts"}])  # fmt: skip
+    # 40 alerts that led to 10 completed tasks: noisy (the reason is derived from the row's numbers).
+    row = HealthReviewRowFactory(recommendation="adjust", noisy=True, alerts_sent=40, tasks_completed=10)
     page = login(viewer).get(row.automation.get_absolute_url()).content.decode()
-    assert "Monthly health review" in page and "Noisy: 40 alerts" in page
+    assert "Monthly health review" in page and "Noisy: 40 alerts led to 10" in page
     assert f"/reviews/automations/{row.automation.key}/" in page and 'href="/reviews/"' in page
     alone = AutomationFactory()
     assert "Not in a monthly review yet" in login(viewer).get(alone.get_absolute_url()).content.decode()
