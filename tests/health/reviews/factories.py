@@ -36,8 +36,13 @@ class HealthReviewRowFactory(factory.django.DjangoModelFactory):
     recommendation = "keep"
     # What the registry said of an owned, documented automation: 120 runs with 3 failures is healthy.
     facts = factory.LazyFunction(
-        lambda: {"rule_owner": "dana", "failure_owner": "sam", "rule_written": True, "output_written": True,
-                 "purpose_written": True}  # fmt: skip
+        lambda: {
+            "rule_owner": "dana",
+            "failure_owner": "sam",
+            "rule_written": True,
+            "output_written": True,
+            "purpose_written": True,
+        }  # fmt: skip
     )
 
 
