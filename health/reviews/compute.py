@@ -93,12 +93,14 @@ def _population(review_id: int | None):
             # Visible: a person receives it and acts, or a record changes where people see it.
             output_written=_written("output_recipient", "expected_user_action", "record_changed", every=False),
             purpose_written=_written("business_purpose"),
+        )
+        .annotate(
             a_facts=JSONObject(
                 rule_owner=_active_username("rule_owner"),
                 failure_owner=_active_username("failure_owner"),
-                rule_written=_written("rule", "trigger"),
-                output_written=_written("output_recipient", "expected_user_action", "record_changed", every=False),
-                purpose_written=_written("business_purpose"),
+                rule_written=F("rule_written"),
+                output_written=F("output_written"),
+                purpose_written=F("purpose_written"),
                 maturity_stage=F("maturity_stage"),
                 went_live_on=TruncDate("went_live_at"),
             ),
