@@ -242,7 +242,7 @@ COUNT_SQL = _FROM_RUNS | {
 }
 
 
-def _insert_rows(review: HealthReview, *, start, end, recompute: bool, limits: dict) -> None:
+def _insert_rows(review: HealthReview, *, start, end, recompute: bool, limits: dict) -> int:
     """Every reviewed automation's row, inserted or (re-computation) updated in place. The
     confirmation columns are written only on insert, so a re-computation cannot lose them.
 
@@ -280,12 +280,22 @@ def _insert_rows(review: HealthReview, *, start, end, recompute: bool, limits: d
     )
     if recompute:  # a new review has no rows to conflict with
         updates = ", ".join(f"{name} = excluded.{name}" for name in computed)
+        # Only the rows whose numbers changed are rewritten (late events touch a few automations;
+        # the daily re-computation need not rewrite ten thousand rows). NULL-safe for the average.
+        changed = " OR ".join(
+            f"COALESCE({table}.{name}, -1) <> COALESCE(excluded.{name}, -1)"
+            if name == "avg_response_seconds"
+            else f"{table}.{name} <> excluded.{name}"
+            for name in computed
+        )
         # WHERE 1 = 1: SQLite reads "SELECT … FROM x ON CONFLICT" as a join's ON without it.
-        insert_sql += f" WHERE 1 = 1 ON CONFLICT (review_id, automation_id) DO UPDATE SET {updates}"
+        insert_sql += f" WHERE 1 = 1 ON CONFLICT (review_id, automation_id) DO UPDATE SET {updates} WHERE {changed}"
     with connection.cursor() as cursor:
         cursor.execute(compute_sql, compute_params)
         cursor.execute(insert_sql, [review.pk])
+        written = cursor.rowcount
         cursor.execute("DROP TABLE review_rows_computed")
+    return written
 
 
 def _finish_with_lists(review: HealthReview, *, start, end, recompute: bool, limits: dict) -> int:
@@ -317,9 +327,11 @@ def _finish_with_lists(review: HealthReview, *, start, end, recompute: bool, lim
     return len(rows)
 
 
-def write_rows(review: HealthReview, *, recompute: bool, limits: dict) -> None:
+def write_rows(review: HealthReview, *, recompute: bool, limits: dict) -> int:
     """Compute the month's rows of the review: new automations get a row, existing rows get the new
-    numbers, facts and recommendation; confirmations and notes are never touched."""
+    numbers, facts and recommendation; confirmations and notes are never touched. Returns how many
+    rows the database inserted or changed (before the list facts)."""
     start, end = month_bounds(review.month)
-    _insert_rows(review, start=start, end=end, recompute=recompute, limits=limits)
+    written = _insert_rows(review, start=start, end=end, recompute=recompute, limits=limits)
     _finish_with_lists(review, start=start, end=end, recompute=recompute, limits=limits)
+    return written

@@ -197,3 +197,15 @@ def test_a_list_fact_that_went_away_is_gone_after_recomputing():
     field.save()
     data = compute(NOVEMBER)[automation.pk]
     assert data.deprecated_fields == [] and recommendations()[automation.pk] == ("keep", False)
+
+
+def test_recomputing_rewrites_only_the_rows_whose_numbers_changed():
+    busy, quiet = ReviewedAutomationFactory(), ReviewedAutomationFactory()
+    for i in range(10):
+        RunEventFactory(automation=busy, started_at=in_november(2 + i))
+    review = HealthReviewFactory(month=NOVEMBER)
+    assert write_rows(review, recompute=False, limits=thresholds()) >= 2
+    assert write_rows(review, recompute=True, limits=thresholds()) == 0  # nothing new: nothing rewritten
+    RunEventFactory(automation=quiet, started_at=in_november(20))  # a late event
+    assert write_rows(review, recompute=True, limits=thresholds()) == 1
+    assert review.rows.get(automation=quiet).runs == 1
