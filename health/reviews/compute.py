@@ -1,13 +1,15 @@
-"""A month's review rows, written by the database: one INSERT … SELECT … ON CONFLICT joins the
-reviewed automations (their registry facts) to one GROUP BY over the month's run events (every
-count a FILTER), one over its decision requests and one over the findings opened, and decides each
-row with the rules' SQL form (rules.verdict_sql). Python finishes only the automations with a list
-fact — untrusted or deprecated fields, change events, runs on a trigger another automation also
-acted on — which `recommend` decides itself. The query count does not grow with the number of
-automations, and no per-automation work runs in Python for the others."""
+"""A month's review rows, written by the database: one statement joins the reviewed automations
+(their registry facts) to one GROUP BY over the month's run events (every count a FILTER), one over
+its decision requests and one over the findings opened, and decides each row with the rules' SQL
+form (rules.verdict_sql); one INSERT … SELECT moves the rows into the review. Python finishes only
+the automations with a list fact — untrusted or deprecated fields, change events, runs on a trigger
+another automation also acted on — which `recommend` decides itself. The query count does not grow
+with the number of automations, and no per-automation work runs in Python for the others."""
 
 from collections import defaultdict
 from datetime import date, datetime, timedelta
+from functools import reduce
+from operator import and_, or_
 
 from django.db import connection
 from django.db.models import Avg, BooleanField, Case, CharField, Count, Exists, F, OuterRef, Q, Sum, Value, When
@@ -64,11 +66,7 @@ def _flag(condition: Q) -> Case:
 
 def _written(*names: str, every: bool = True) -> Case:
     """The (trimmed) text columns written: every one, or any."""
-    conditions = [~Q(**{f"{name}_trimmed": ""}) for name in names]
-    combined = conditions[0]
-    for condition in conditions[1:]:
-        combined = (combined & condition) if every else (combined | condition)
-    return _flag(combined)
+    return _flag(reduce(and_ if every else or_, (~Q(**{f"{name}_trimmed": ""}) for name in names)))
 
 
 def _active_username(owner: str) -> Case:
@@ -254,7 +252,7 @@ def _insert_rows(review: HealthReview, *, start, end, recompute: bool, limits: d
     runs, runs_params = _sql(_run_counts(start, end))
     decisions, decisions_params = _sql(_decision_counts(start, end))
     findings, findings_params = _sql(_findings_opened(start, end))
-    recommendation, noisy, verdict_params = verdict_sql(limits)
+    (recommendation, recommendation_params), (noisy, noisy_params) = verdict_sql(limits)
     counts = ", ".join(f"{sql} AS {name}" for name, sql in COUNT_SQL.items())
     computed = (*COUNT_SQL, "status", "facts", "noisy", "recommendation")
     compute_sql = f"""
@@ -270,8 +268,7 @@ def _insert_rows(review: HealthReview, *, start, end, recompute: bool, limits: d
             LEFT JOIN ({findings}) f ON f.automation_id = p.a_id
         ) c
     """
-    # The noisy parameters come first in the text (the noisy column precedes the recommendation).
-    compute_params = [*verdict_params[-2:], *verdict_params[:-2]]
+    compute_params = noisy_params + recommendation_params  # in the order of the text
     compute_params += population_params + runs_params + decisions_params + findings_params
     columns = ", ".join(("review_id", "automation_id", *computed, "decision", "note", "lifecycle_move"))
     insert_sql = (
@@ -298,7 +295,7 @@ def _insert_rows(review: HealthReview, *, start, end, recompute: bool, limits: d
     return written
 
 
-def _finish_with_lists(review: HealthReview, *, start, end, recompute: bool, limits: dict) -> int:
+def _finish_with_lists(review: HealthReview, *, start, end, recompute: bool, limits: dict) -> None:
     """The automations with a list fact: their lists into the row's facts, their duplicate runs,
     and the recommendation and noise from `recommend`, which reads the lists."""
     ids_filter = _in_review(review.pk if recompute else None, prefix="automation__")
@@ -309,7 +306,7 @@ def _finish_with_lists(review: HealthReview, *, start, end, recompute: bool, lim
         lists[automation_id]["change_events"] = events
     duplicate_runs, partners = _duplicates(start, end)
     if not lists and not partners:
-        return 0
+        return
     rows = list(HealthReviewRow.objects.filter(review=review, automation_id__in=list(set(lists) | set(partners))))
     keys = dict(
         Automation.objects.filter(pk__in={pk for ids in partners.values() for pk in ids}).values_list("pk", "key")
@@ -324,7 +321,6 @@ def _finish_with_lists(review: HealthReview, *, start, end, recompute: bool, lim
         verdict = recommend(row.review_input, limits)
         row.recommendation, row.noisy = verdict.recommendation, verdict.noisy
     HealthReviewRow.objects.bulk_update(rows, ["facts", "duplicate_runs", "recommendation", "noisy"], batch_size=500)
-    return len(rows)
 
 
 def write_rows(review: HealthReview, *, recompute: bool, limits: dict) -> int:

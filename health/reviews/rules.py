@@ -271,16 +271,16 @@ def recommend(data: ReviewInput, limits: dict | None = None) -> Verdict:
     return Verdict(recommendation=str(reasons[0].action), reasons=reasons, noisy=noisy)
 
 
-def verdict_sql(limits: dict | None = None, *, source: str = "c") -> tuple[str, str, list]:
+def verdict_sql(limits: dict | None = None) -> tuple[tuple[str, list], tuple[str, list]]:
     """`recommend`'s recommendation and noise as SQL over a row source with the ReviewInput's count
     columns and four booleans (owned, rule_written, output_written, purpose_written): what the
     database decides for ten thousand automations in the statement that writes their rows. The
     rules that read list facts (duplicates, deprecated and unstable fields, change events) are not
     here: an automation with such a fact is decided by `recommend`. Rates are compared as doubles,
-    as Python does. Returns (recommendation SQL, noisy SQL, parameters in text order);
-    tests/health/reviews/test_rules.py holds the two forms to the same answers."""
+    as Python does. The row source is named `c`. Returns the recommendation and the noise, each as
+    (SQL, its parameters); tests/health/reviews/test_rules.py holds the two forms to the same answers."""
     t = thresholds() | (limits or {})
-    c = source
+    c = "c"
     dbl = "CAST({} AS DOUBLE PRECISION)".format
     alerts = f"({c}.alerts_sent + {c}.decision_requests)"
     actions = f"({c}.decisions_made + {c}.tasks_completed)"
@@ -311,7 +311,7 @@ def verdict_sql(limits: dict | None = None, *, source: str = "c") -> tuple[str, 
         whens.append(f"WHEN {' OR '.join(sql for sql, _ in conditions)} THEN '{action.value}'")
         params += [p for _, ps in conditions for p in ps]
     recommendation = f"CASE {' '.join(whens)} ELSE '{R.KEEP.value}' END"
-    return recommendation, noisy[0], params + noisy[1]
+    return (recommendation, params), noisy
 
 
 NEEDS_A_PERSON = "Needs a person"

@@ -205,14 +205,15 @@ SQL_COLUMNS = (
 
 def sql_verdict(data: ReviewInput, limits: dict) -> tuple[str, bool]:
     """What the database decides for a row with these numbers and facts."""
-    recommendation, noisy, params = verdict_sql(limits)
+    (recommendation, recommendation_params), (noisy, noisy_params) = verdict_sql(limits)
     values = [getattr(data, name) for name in SQL_COLUMNS] + [
         bool(data.rule_owner and data.failure_owner), data.rule_written, data.output_written, data.purpose_written,
     ]  # fmt: skip
     names = (*SQL_COLUMNS, "owned", "rule_written", "output_written", "purpose_written")
     source = "SELECT " + ", ".join(f"%s AS {name}" for name in names)
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT {recommendation}, {noisy} FROM ({source}) c", [*params, *values])
+        sql = f"SELECT {recommendation}, {noisy} FROM ({source}) c"
+        cursor.execute(sql, [*recommendation_params, *noisy_params, *values])
         decided, is_noisy = cursor.fetchone()
     return decided, bool(is_noisy)
 
