@@ -48,16 +48,23 @@ demo: install
 	echo "The simulation is over and the app keeps running: /decisions/team/, /findings/, /automations/. Ctrl-C stops it."; \
 	wait $$app
 
+# The suite runs in TEST_PROCESSES processes (pytest-xdist; each has its own test database, var/ and
+# cache prefix) in a random order (pytest-randomly; the seed is printed and `make test
+# PYTEST_ARGS=--randomly-seed=N` replays it). Tests that share a fixed resource say so with an
+# xdist_group and take turns.
+TEST_PROCESSES ?= 4
+PYTEST := $(BIN)/python -m pytest -n $(TEST_PROCESSES) --dist loadgroup
+
 test: install
-	$(BIN)/python -m pytest
+	$(PYTEST) $(PYTEST_ARGS)
 
 test-fast: install
-	$(BIN)/python -m pytest -m "not browser and not worker and not schemathesis and not faults and not production"
+	$(PYTEST) -m "not browser and not worker and not schemathesis and not faults and not production and not openapi_client"
 
 # The production shape natively (gunicorn, worker, beat) and the fault tests; needs PostgreSQL on
 # 127.0.0.1:5432 and Redis on 127.0.0.1:6379 (PRODSHAPE_DATABASE_URL / PRODSHAPE_REDIS to change).
 test-production: install
-	$(BIN)/python -m pytest -m "production or faults"
+	$(PYTEST) -m "production or faults"
 
 bench: install
 	$(BIN)/python -m bench.run

@@ -1,54 +1,96 @@
-"""Scarce alerts: one email when a finding opens (and a webhook POST if configured), nothing
-while it stays open or suppressed, one reminder when it is overdue, one escalation to the owner's
-manager after that, and a daily digest per person.
+"""Scarce alerts: one email to each recipient when a finding opens (and a webhook POST if
+configured), nothing while it stays open or suppressed, one reminder when it is overdue, one
+escalation to the owner's manager after that, and a daily digest per person listing only what
+changed since their last digest.
 
-Each send happens inside the transaction that marks it sent, holding the finding's row (or the
-digest's unique row): a task run twice or by two workers sends nothing twice (the second skips the
-locked row, then finds it marked), and a worker killed mid-send, or a mail server that refuses,
-marks nothing — the transaction dies with it and the next pass sends it. Never lost; sent twice
-only if the worker dies in the instant between the mail server accepting and the commit."""
+Every message is a delivery in the one outbox (revops_gov.outbox) with a unique key
+"health.finding:<id>:<alert|reminder|escalation>:<user:<id>|webhook>" (`finding_delivery_enqueue`,
+the one way to send about a finding): a pass run twice, by two workers, or after a crash queues
+nothing twice. The finding's column (notified_at…) is set in the transaction that writes the
+deliveries, holding the finding's row; a worker sends them after the commit and retries what the
+mail server or the webhook refuses, so a failure is never swallowed and never marked sent."""
 
-import json
 import logging
-import smtplib
-import urllib.error
-import urllib.request
 from datetime import datetime
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
+from django.db.models import Max
 from django.utils import timezone
 
+from revops_gov.models import Delivery, DeliveryChannel
 from revops_gov.notifications import Line, Section, absolute_url, send_digest, send_notice
+from revops_gov.outbox import delivery_enqueue
 
 from .choices import FindingStatus
 from .models import DigestSent, Finding
 
 log = logging.getLogger(__name__)
 
+DIGEST_KIND = "findings_digest"
+SUBJECTS = {
+    "alert": "{kind}: {name}",
+    "reminder": "Overdue: {kind} on {name}",
+    "escalation": "Escalated: {kind} on {name}",
+}
 
-SEND_ERRORS = (smtplib.SMTPException, OSError)
+
+def alert_recipients(finding: Finding) -> list:
+    """Who is told about a finding (the opening alert and the overdue reminder)."""
+    return [finding.owner] if finding.owner else []
 
 
-def _send_once(finding_id: int, column: str, now: datetime, send, **condition) -> bool:
-    """Call send(finding) and set `column`, in one transaction holding the finding's row; False
-    when another worker holds it, it is already marked, or the condition no longer holds. A send
-    that fails (the mail server is down) marks nothing: the next pass tries again."""
-    try:
-        with transaction.atomic():
-            finding = (
-                Finding.objects.select_for_update(skip_locked=True, of=("self",))
-                .select_related("automation", "owner", "owner__manager")
-                .filter(pk=finding_id, **{f"{column}__isnull": True}, **condition)
-                .first()
-            )
-            if finding is None:
-                return False
-            send(finding)
-            Finding.objects.filter(pk=finding_id).update(**{column: now})
-    except SEND_ERRORS as exc:
-        log.warning("Finding %s: %s not sent, retried on the next pass: %s", finding_id, column, exc)
-        return False
+def delivery_key(finding: Finding, kind: str, recipient=None) -> str:
+    """The unique key of one message about one finding to one recipient (None: the webhook)."""
+    return f"health.finding:{finding.pk}:{kind}:{f'user:{recipient.pk}' if recipient else 'webhook'}"
+
+
+def finding_delivery_enqueue(*, finding: Finding, kind: str, recipient=None, intro: str = "") -> bool:
+    """Queue the `kind` message ("alert", "reminder", "escalation") about `finding` to `recipient`
+    (a user; None: the findings webhook), once ever: True when it was queued now."""
+    key = delivery_key(finding, kind, recipient)
+    about, about_url = f"health.finding:{finding.pk}", finding.get_absolute_url()
+    if recipient is None:
+        _, created = delivery_enqueue(
+            kind=kind,
+            channel=DeliveryChannel.WEBHOOK,
+            address=settings.REVOPS.get("HEALTH_FINDINGS_WEBHOOK_URL") or "",
+            subject=f"Finding {finding.pk} {kind}",
+            payload=finding_payload(finding),
+            key=key,
+            about=about,
+            about_url=about_url,
+        )
+        return created
+    subject = SUBJECTS[kind].format(kind=finding.get_kind_display(), name=finding.automation.name)
+    return send_notice(
+        user=recipient,
+        subject=subject,
+        intro=intro,
+        lines=_lines(finding),
+        key=key,
+        kind=kind,
+        about=about,
+        about_url=about_url,
+    )
+
+
+def _mark_once(finding_id: int, column: str, now: datetime, send, **condition) -> bool:
+    """Call send(finding) (which queues its deliveries) and set `column`, in one transaction
+    holding the finding's row; False when another worker holds it, it is already marked, or the
+    condition no longer holds."""
+    with transaction.atomic():
+        finding = (
+            Finding.objects.select_for_update(skip_locked=True, of=("self",))
+            .select_related("automation", "owner", "owner__manager")
+            .filter(pk=finding_id, **{f"{column}__isnull": True}, **condition)
+            .first()
+        )
+        if finding is None:
+            return False
+        send(finding)
+        Finding.objects.filter(pk=finding_id).update(**{column: now})
     return True
 
 
@@ -77,18 +119,6 @@ def finding_payload(finding: Finding) -> dict:
     }
 
 
-def webhook_post(url: str, payload: dict) -> bool:
-    request = urllib.request.Request(
-        url, data=json.dumps(payload).encode(), headers={"Content-Type": "application/json"}, method="POST"
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=5) as response:
-            return 200 <= response.status < 300
-    except (urllib.error.URLError, TimeoutError) as exc:
-        log.warning("Findings webhook %s failed: %s", url, exc)
-        return False
-
-
 def findings_alert(*, now: datetime | None = None) -> dict:
     """Send what is due, once: opened, overdue reminder, escalation."""
     now = now or timezone.now()
@@ -97,39 +127,40 @@ def findings_alert(*, now: datetime | None = None) -> dict:
     webhook = settings.REVOPS.get("HEALTH_FINDINGS_WEBHOOK_URL")
 
     def opened(finding):
-        if finding.owner:
-            send_notice(
-                user=finding.owner,
-                subject=f"{finding.get_kind_display()}: {finding.automation.name}",
+        for person in alert_recipients(finding):
+            finding_delivery_enqueue(
+                finding=finding,
+                kind="alert",
+                recipient=person,
                 intro="A health monitor opened a finding on an automation you own. You get this email once.",
-                lines=_lines(finding),
             )
         if webhook:
-            webhook_post(webhook, finding_payload(finding))
+            finding_delivery_enqueue(finding=finding, kind="alert", recipient=None)
 
     def reminded(finding):
-        send_notice(
-            user=finding.owner,
-            subject=f"Overdue: {finding.get_kind_display()} on {finding.automation.name}",
-            intro="This finding is past its due date. Next, it goes to your manager.",
-            lines=_lines(finding),
-        )
+        for person in alert_recipients(finding):
+            finding_delivery_enqueue(
+                finding=finding,
+                kind="reminder",
+                recipient=person,
+                intro="This finding is past its due date. Next, it goes to your manager.",
+            )
 
     def escalated(finding):
-        send_notice(
-            user=finding.owner.manager,
-            subject=f"Escalated: {finding.get_kind_display()} on {finding.automation.name}",
+        finding_delivery_enqueue(
+            finding=finding,
+            kind="escalation",
+            recipient=finding.owner.manager,
             intro=f"{finding.owner} was reminded and the finding is still open past its due date.",
-            lines=_lines(finding),
         )
 
     for pk in base.filter(status=FindingStatus.OPEN, notified_at__isnull=True).values_list("pk", flat=True):
-        sent["opened"] += _send_once(pk, "notified_at", now, opened, status=FindingStatus.OPEN)
+        sent["opened"] += _mark_once(pk, "notified_at", now, opened, status=FindingStatus.OPEN)
     active = (FindingStatus.OPEN, FindingStatus.ACKNOWLEDGED)
     for pk in base.filter(
         status__in=active, due_at__lt=now, reminded_at__isnull=True, notified_at__isnull=False, owner__isnull=False
     ).values_list("pk", flat=True):
-        sent["reminded"] += _send_once(pk, "reminded_at", now, reminded, status__in=active)
+        sent["reminded"] += _mark_once(pk, "reminded_at", now, reminded, status__in=active)
     escalate_before = now - settings.REVOPS["HEALTH_DEFAULTS"]["escalate_after"]
     for pk in base.filter(
         status__in=active,
@@ -137,42 +168,74 @@ def findings_alert(*, now: datetime | None = None) -> dict:
         escalated_at__isnull=True,
         owner__manager__isnull=False,
     ).values_list("pk", flat=True):
-        sent["escalated"] += _send_once(pk, "escalated_at", now, escalated, status__in=active)
+        sent["escalated"] += _mark_once(pk, "escalated_at", now, escalated, status__in=active)
     return sent
 
 
+def _told(user, finding: Finding, kind: str) -> bool:
+    return Delivery.objects.filter(key=delivery_key(finding, kind, user)).exists()
+
+
+def digest_changes(*, user, since: datetime | None, now: datetime) -> list[Line]:
+    """What changed on `user`'s findings since their last digest (`since`; None: never had one),
+    leaving out what an alert or a reminder already told them: one line per finding."""
+
+    def after(moment) -> bool:
+        return moment is not None and moment <= now and (since is None or moment > since)
+
+    lines = []
+    findings = (
+        Finding.objects.filter(owner=user).select_related("automation", "acknowledged_by").order_by("due_at", "pk")
+    )
+    for finding in findings:
+        changes = []
+        if after(finding.opened_at) and finding.is_unresolved and not _told(user, finding, "alert"):
+            changes.append("opened")
+        if after(finding.acknowledged_at):
+            changes.append(f"acknowledged by {finding.acknowledged_by or 'someone'}")
+        if finding.is_unresolved and after(finding.due_at) and not _told(user, finding, "reminder"):
+            changes.append("past its due date")
+        if finding.status == FindingStatus.RESOLVED and after(finding.resolved_at):
+            changes.append("resolved" + (f": {finding.resolution_note}" if finding.resolution_note else ""))
+        if changes:
+            lines.append(
+                Line(
+                    f"{finding.get_kind_display()} — {finding.automation.name}: {', '.join(changes)} "
+                    f"(due {finding.due_at:%Y-%m-%d})",
+                    finding.get_absolute_url(),
+                )
+            )
+    return lines
+
+
 def findings_digest(*, now: datetime | None = None) -> int:
-    """One email per person listing their unresolved findings, at most once a day."""
+    """One email per person, at most once a day, listing what changed on their findings since
+    their last digest; none when nothing changed. Returns how many were queued."""
     now = now or timezone.now()
     day = timezone.localdate(now)
-    by_owner: dict = {}
-    for finding in (
-        Finding.objects.filter(status__in=(FindingStatus.OPEN, FindingStatus.ACKNOWLEDGED), owner__isnull=False)
-        .select_related("automation", "owner")
-        .order_by("due_at")
-    ):
-        by_owner.setdefault(finding.owner, []).append(finding)
+    owners = get_user_model().objects.filter(pk__in=Finding.objects.values("owner")).order_by("pk")
     sent = 0
-    for owner, findings in by_owner.items():
-        lines = [
-            Line(
-                f"{f.get_kind_display()} — {f.automation.name}: {f.reason} (due {f.due_at:%Y-%m-%d})",
-                f.get_absolute_url(),
-            )
-            for f in findings
-        ]
-        # The unique row and the send in one transaction: a second worker waits on the row, then
-        # skips; a failed or interrupted send leaves no row, so the next run sends the digest.
+    for owner in owners:
+        key = f"{DIGEST_KIND}:user:{owner.pk}:{day.isoformat()}"
+        since = (
+            Delivery.objects.filter(kind=DIGEST_KIND, recipient=owner)
+            .exclude(key=key)
+            .aggregate(last=Max("created_at"))["last"]
+        )
+        lines = digest_changes(user=owner, since=since, now=now)
+        if not lines:
+            continue
+        # The unique row and the queued delivery in one transaction: a second run skips.
         try:
             with transaction.atomic():
                 DigestSent.objects.create(user=owner, day=day)
                 sent += send_digest(
                     user=owner,
-                    subject=f"{len(findings)} open health finding{'s' if len(findings) != 1 else ''}",
-                    sections=[Section("Your open findings", lines)],
+                    subject=f"{len(lines)} health finding{'s' if len(lines) != 1 else ''} changed",
+                    sections=[Section("Changed since your last digest", lines)],
+                    key=key,
+                    kind=DIGEST_KIND,
                 )
         except IntegrityError:
             continue
-        except SEND_ERRORS as exc:
-            log.warning("Findings digest for %s not sent, retried on the next run: %s", owner, exc)
     return sent

@@ -1,10 +1,13 @@
 """The health API: run events in (one or a batch), Healthchecks-style pings, findings out.
 An integration token reports on and reads only the automations of its own system."""
 
+import json
+
 from django.conf import settings
 from django.shortcuts import get_object_or_404
 from django_filters import rest_framework as filters
-from drf_spectacular.utils import OpenApiExample, extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, PolymorphicProxySerializer, extend_schema
 from rest_framework import generics, mixins, status, viewsets
 from rest_framework.exceptions import ValidationError
 from rest_framework.parsers import JSONParser
@@ -16,30 +19,82 @@ from revops_gov.api import StandardPagination, token_system
 from revops_gov.filters import UTCIsoDateTimeFilter
 
 from . import selectors, services
-from .choices import FindingKind, FindingStatus, Severity
-from .serializers import FindingOutputSerializer, IngestResultSerializer, RunEventOutputSerializer
+from .choices import FindingKind, FindingStatus, RunOutcome, Severity
+from .serializers import (
+    FindingOutputSerializer,
+    IngestResultSerializer,
+    PingBodySerializer,
+    PingResultSerializer,
+    RunEventInputSerializer,
+    RunEventOutputSerializer,
+)
 
-RUN_EXAMPLE = OpenApiExample(
-    "One lead-routing run",
-    value={
-        "automation": "inbound-lead-routing-emea",
-        "event_id": "a0B5g00000XyZ12",
-        "started_at": "2026-11-25T09:00:00Z",
-        "finished_at": "2026-11-25T09:00:02Z",
-        "outcome": "success",
-        "records_affected": 1,
-        "owner_assigned": "dana@example.com",
-        "data_as_of": "2026-11-25T08:55:00Z",
-    },
-    request_only=True,
+FIRST_REPORT = {
+    "automation": "inbound-lead-routing-emea",
+    "event_id": "a0B5g00000XyZ12",
+    "started_at": "2026-11-25T09:00:00Z",
+    "finished_at": "2026-11-25T09:00:02Z",
+    "outcome": "success",
+    "records_affected": 1,
+    "owner_assigned": "dana@example.com",
+    "task_created": True,
+    "data_as_of": "2026-11-25T08:55:00Z",
+}
+LATE_FACT = {
+    "automation": "inbound-lead-routing-emea",
+    "event_id": "a0B5g00000XyZ12",
+    "task_completed_at": "2026-12-02T16:40:00Z",
+    "sla_met": False,
+}
+CORRECTION = {"automation": "inbound-lead-routing-emea", "event_id": "a0B5g00000XyZ12", "outcome": "failure",
+              "error": "Owner was inactive; the lead went back to the queue."}  # fmt: skip
+INGEST_EXAMPLES = [
+    OpenApiExample("One lead-routing run", value=FIRST_REPORT, request_only=True),
+    OpenApiExample("A late fact: the task it created was completed a week later", value=LATE_FACT, request_only=True),
+    OpenApiExample("A correction: the CRM now says the run failed", value=CORRECTION, request_only=True),
+    OpenApiExample(
+        "A batch",
+        value=[
+            FIRST_REPORT,
+            {**FIRST_REPORT, "event_id": "a0B5g00000XyZ13", "outcome": "running", "finished_at": None},
+        ],
+        request_only=True,
+    ),  # fmt: skip
+    OpenApiExample(
+        "Answers, item by item",
+        value={
+            "summary": {"created": 1, "merged": 1, "duplicate": 0, "error": 1},
+            "results": [
+                {"index": 0, "event_id": "a0B5g00000XyZ13", "status": "created"},
+                {
+                    "index": 1,
+                    "event_id": "a0B5g00000XyZ12",
+                    "status": "merged",
+                    "merged": ["task_completed", "task_completed_at"],
+                    "corrected": [{"field": "sla_met", "was": True, "now": False}],
+                },
+                {
+                    "index": 2,
+                    "event_id": "x1",
+                    "status": "error",
+                    "fields": {"outcome": ["Choose one of: running, success, failure, skipped, timed_out."]},
+                },
+            ],
+        },
+        response_only=True,
+    ),  # fmt: skip
+]
+RUN_REPORT = PolymorphicProxySerializer(
+    component_name="RunEventReport",
+    serializers=[RunEventInputSerializer, RunEventInputSerializer(many=True)],
+    resource_type_field_name=None,
+    many=False,
 )
 
 
 class RunFilter(filters.FilterSet):
     automation = filters.CharFilter(field_name="automation__key", help_text="Automation key.")
-    outcome = filters.ChoiceFilter(
-        choices=[("running", "running"), ("success", "success"), ("failure", "failure"), ("skipped", "skipped")]
-    )
+    outcome = filters.ChoiceFilter(choices=RunOutcome.choices)
     since = UTCIsoDateTimeFilter(
         field_name="started_at", lookup_expr="gte", help_text="Only runs started at or after this time (ISO 8601)."
     )
@@ -60,12 +115,15 @@ class RunListIngestView(generics.ListAPIView):
 
     @extend_schema(
         summary="Report run events (one, or a batch of up to 1,000)",
-        description="Each item is answered created, duplicate (same automation and event id, stored once) or "
-        "error (with its fields); valid items are stored even when others are not. One object in: "
-        "201 created, 200 duplicate, 400 with the fields.",
-        request={"application/json": {"oneOf": [{"type": "object"}, {"type": "array", "items": {"type": "object"}}]}},
+        description="A run is identified by its automation and event id. Each item is answered created, merged "
+        "(a later report of a stored run: `merged` names the facts it added, `corrected` the ones it contradicted, "
+        "each kept with its history), duplicate (nothing new) or error (with its fields); valid items are stored "
+        "even when others are not. A first report needs `started_at` and `outcome`; a later one only the facts it "
+        "adds. New runs are accepted for shadow, live and paused automations; late facts whatever the status. "
+        "One object in: 201 created, 200 merged or duplicate, 400 with the fields.",
+        request={"application/json": RUN_REPORT},
         responses={200: IngestResultSerializer, 201: IngestResultSerializer},
-        examples=[RUN_EXAMPLE],
+        examples=INGEST_EXAMPLES,
     )
     def post(self, request):
         data = request.data
@@ -100,11 +158,34 @@ class RunPingView(APIView):
     parser_classes = []
 
     @extend_schema(
+        operation_id="run_ping",
         summary="Ping a run: start, success or failure",
-        description="For simple integrations. `?rid=` names the run (otherwise the latest open one is ended). "
-        "A start without an end within the expected duration opens a “running too long” finding.",
-        request={"text/plain": {"type": "string"}},
-        responses={200: RunEventOutputSerializer, 201: RunEventOutputSerializer},
+        description="For simple integrations (the Healthchecks way). `start` opens a run; `success` and `failure` "
+        "end the run named by `?rid=`, else the latest one still running, else record a run that started and "
+        "ended now. The body of a `failure` is its error text. Ending a stored run is a late fact: a failure "
+        "for a run stored as a success is kept as a correction. A start without an end within the expected "
+        "duration opens a “running too long” finding; past the maximum duration the run is timed out. "
+        "201: a new run; 200: facts added to a stored run, or nothing new.",
+        parameters=[
+            OpenApiParameter(
+                "kind",
+                OpenApiTypes.STR,
+                OpenApiParameter.PATH,
+                enum=list(services.PING_KINDS),
+                description="What happened: the run started, succeeded or failed.",
+            ),
+            OpenApiParameter(
+                "rid",
+                OpenApiTypes.STR,
+                OpenApiParameter.QUERY,
+                required=False,
+                description="The run's id (its event id, at most 200 characters): names the run a "
+                "start opens and an end finishes. Without it a start gets a new id and an end "
+                "finishes the latest run still running.",
+            ),
+        ],  # fmt: skip
+        request={"text/plain": OpenApiTypes.STR, "application/json": PingBodySerializer},
+        responses={200: PingResultSerializer, 201: PingResultSerializer},
     )
     def post(self, request, key, kind):
         automations = Automation.objects.all()
@@ -112,13 +193,34 @@ class RunPingView(APIView):
         if system:
             automations = automations.filter(system=system)
         automation = get_object_or_404(automations, key=key)
-        body = request.body.decode("utf-8", errors="replace") if kind == "failure" else ""
-        run, created = services.run_ping(
+        body = _ping_error_text(request) if kind == "failure" else ""
+        result = services.run_ping(
             automation=automation, kind=kind, by=request.user, run_id=request.query_params.get("rid", ""), body=body
         )
-        return Response(
-            RunEventOutputSerializer(run).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK
-        )
+        data = {
+            "status": result.status,
+            "merged": result.merged,
+            "corrected": result.corrected,
+            "run": RunEventOutputSerializer(result.run).data,
+        }
+        return Response(data, status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK)
+
+
+def _ping_error_text(request) -> str:
+    """A failure's error text: the raw body (curl -d "…"), or {"error": "…"} sent as JSON."""
+    raw = request.body.decode("utf-8", errors="replace")
+    if not (request.content_type or "").startswith("application/json"):
+        return raw
+    serializer = PingBodySerializer(data=_json_or_error(raw))
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data.get("error", "")
+
+
+def _json_or_error(raw: str):
+    try:
+        return json.loads(raw or "{}")
+    except ValueError:
+        raise ValidationError({"error": ['The body is not JSON; send text/plain, or {"error": "…"}.']}) from None
 
 
 class FindingFilter(filters.FilterSet):

@@ -1,8 +1,24 @@
 """The health API routes, mounted under /api/v1/ by revops_gov.api_urls."""
 
-from django.urls import path, re_path
+from django.urls import path, register_converter
 
 from .api import FindingViewSet, RunListIngestView, RunPingView
+from .services import PING_KINDS
+
+
+class PingKindConverter:
+    """Exactly start, success or failure (anchored by path(): `startx` is a 404)."""
+
+    regex = "|".join(PING_KINDS)
+
+    def to_python(self, value: str) -> str:
+        return value
+
+    def to_url(self, value: str) -> str:
+        return value
+
+
+register_converter(PingKindConverter, "pingkind")
 
 
 def register(router) -> None:
@@ -12,9 +28,5 @@ def register(router) -> None:
 
 urlpatterns: list = [
     path("runs/", RunListIngestView.as_view(), name="run-list"),
-    re_path(
-        r"^automations/(?P<key>[a-z0-9_-]+)/runs/(?P<kind>start|success|failure)$",
-        RunPingView.as_view(),
-        name="run-ping",
-    ),
+    path("automations/<slug:key>/runs/<pingkind:kind>", RunPingView.as_view(), name="run-ping"),
 ]

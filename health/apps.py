@@ -9,6 +9,7 @@ class HealthConfig(AppConfig):
         from registry.extensions import AutomationPanel, register_automation_panel
         from revops_gov.navigation import NavItem, register_nav_item
 
+        from . import receivers  # noqa: F401 - connects the outbox's delivery_sent
         from .views import automation_panel_context, review_reminders_panel_context
 
         register_nav_item(NavItem("Dashboard", "dashboard:dashboard", order=1, section="/dashboard/"))

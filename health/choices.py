@@ -6,6 +6,26 @@ class RunOutcome(models.TextChoices):
     SUCCESS = "success", "Success"
     FAILURE = "failure", "Failure"
     SKIPPED = "skipped", "Skipped"
+    TIMED_OUT = "timed_out", "Timed out (no end within its maximum duration)"
+
+
+# Outcomes of a run that has not ended as far as the CRM told us: a finished outcome reported
+# later replaces them (health.ingest.merge_facts).
+OPEN_OUTCOMES = (RunOutcome.RUNNING, RunOutcome.TIMED_OUT)
+# Outcomes the review counts as failures.
+FAILED_OUTCOMES = (RunOutcome.FAILURE, RunOutcome.TIMED_OUT)
+
+
+class FactKind(models.TextChoices):
+    ADDED = "added", "Added (was not known yet)"
+    CORRECTED = "corrected", "Corrected (contradicted what was stored)"
+    INFERRED = "inferred", "Inferred by the product"
+
+
+class FactSource(models.TextChoices):
+    API = "api", "Run events API"
+    PING = "ping", "Ping"
+    MONITOR = "monitor", "Monitor pass"
 
 
 class RunMode(models.TextChoices):
@@ -23,6 +43,7 @@ class FindingKind(models.TextChoices):
     BROKE_AFTER_CHANGE = "broke_after_change", "Broke after a field change"
     REPORTING_SIDE_EFFECTS = "reporting_side_effects", "Reporting side effects"
     FAILURE_RATE_UP = "failure_rate_up", "Failure rate up"
+    TIMED_OUT = "timed_out", "Runs timed out"
 
 
 class Severity(models.TextChoices):

@@ -1,10 +1,11 @@
-from datetime import UTC
+from datetime import UTC, datetime, time, timedelta
 
 from django import forms
+from django.utils import timezone
 
 from revops_gov.forms import StyledFormMixin
 
-from .choices import FindingKind, FindingStatus, Severity
+from .choices import FindingKind, FindingStatus, RunOutcome, Severity
 
 
 class FindingFilterForm(StyledFormMixin, forms.Form):
@@ -31,3 +32,32 @@ class SuppressForm(StyledFormMixin, forms.Form):
     def clean_until(self):
         # In UTC: a typed offset beyond ±15:59 is valid ISO 8601 but refused by PostgreSQL.
         return self.cleaned_data["until"].astimezone(UTC)
+
+
+class RunFilterForm(StyledFormMixin, forms.Form):
+    outcome = forms.ChoiceField(choices=[("", "Any outcome"), *RunOutcome.choices], required=False)
+    since = forms.DateField(
+        label="From", required=False, widget=forms.DateInput(attrs={"type": "date"}), help_text="Started on or after."
+    )
+    until = forms.DateField(
+        label="To", required=False, widget=forms.DateInput(attrs={"type": "date"}), help_text="Started on or before."
+    )
+    event_id = forms.CharField(label="Event id", required=False, max_length=200)
+
+    def clean(self):
+        data = super().clean()
+        if data.get("since") and data.get("until") and data["since"] > data["until"]:
+            self.add_error("until", "The end of the range is before its start.")
+        return data
+
+    def bounds(self) -> tuple[datetime | None, datetime | None]:
+        """The date range as [start, end) instants in the current time zone."""
+        data = self.cleaned_data
+        tz = timezone.get_current_timezone()
+        since = timezone.make_aware(datetime.combine(data["since"], time.min), tz) if data.get("since") else None
+        until = (
+            timezone.make_aware(datetime.combine(data["until"] + timedelta(days=1), time.min), tz)
+            if data.get("until")
+            else None
+        )
+        return since, until

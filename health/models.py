@@ -10,12 +10,28 @@ from simple_history.models import HistoricalRecords
 
 from registry.models import Automation
 
-from .choices import UNRESOLVED, FindingKind, FindingStatus, RunMode, RunOutcome, Severity
+from .choices import (
+    UNRESOLVED,
+    FactKind,
+    FactSource,
+    FindingKind,
+    FindingStatus,
+    RunMode,
+    RunOutcome,
+    Severity,
+)
+
+# The outcomes the runs page's second index serves (success, the bulk, is read from the first).
+RARE_OUTCOMES = (RunOutcome.FAILURE, RunOutcome.SKIPPED, RunOutcome.RUNNING, RunOutcome.TIMED_OUT)
 
 
 class RunEvent(models.Model):
     """One run of an automation as the CRM reported it. Raw facts only; rates and findings are
-    derived from them (health.monitors, health.selectors)."""
+    derived from them (health.monitors, health.selectors).
+
+    A run is identified by (automation, event_id), never by its surrogate id: a later report with
+    the same event id adds facts to it (health.ingest.merge_facts), and every late fact is kept as
+    a RunEventFact keyed the same way, so the identity survives partitioning the table by month."""
 
     automation = models.ForeignKey(Automation, on_delete=models.CASCADE, related_name="run_events")
     event_id = models.CharField(
@@ -60,6 +76,9 @@ class RunEvent(models.Model):
     data_quality_issue = models.BooleanField("data-quality issue", null=True, blank=True)
     task_created = models.BooleanField("task created", null=True, blank=True)
     task_completed = models.BooleanField("task completed", null=True, blank=True)
+    task_completed_at = models.DateTimeField(
+        "task completed at", null=True, blank=True, help_text="Often reported days after the run, as a late fact."
+    )
     maintenance_minutes = models.PositiveIntegerField("admin maintenance (min)", null=True, blank=True)
     received_at = models.DateTimeField("received", auto_now_add=True)
 
@@ -74,8 +93,15 @@ class RunEvent(models.Model):
             )
         ]
         indexes = [
-            # Every monitor and the automation panel read one automation's runs by time.
-            models.Index(fields=["automation", "started_at"], name="runevent_auto_started_idx"),
+            # Every monitor and the automation panel read one automation's runs by time; the runs
+            # page pages through them newest first by (started_at, id), the keyset.
+            models.Index(fields=["automation", "started_at", "id"], name="runevent_auto_started_id_idx"),
+            # The runs page filtered by a rare outcome finds its rows without reading the successes.
+            models.Index(
+                fields=["automation", "outcome", "started_at", "id"],
+                condition=Q(outcome__in=RARE_OUTCOMES),
+                name="runevent_auto_rare_outcome_idx",
+            ),
             # The monitors' window scans and the retention purge read by time across automations.
             models.Index(fields=["started_at"], name="runevent_started_idx"),
             # "Running too long" reads the runs that started and never ended.
@@ -85,12 +111,68 @@ class RunEvent(models.Model):
     def __str__(self):
         return f"{self.automation_id}:{self.event_id}"
 
+    @property
+    def duration_label(self) -> str:
+        """How long it took, as a person says it: "2 s", "3 min 5 s", "2 h 10 min"; "" if unfinished."""
+        if not self.finished_at:
+            return ""
+        seconds = int((self.finished_at - self.started_at).total_seconds())
+        if seconds < 60:
+            return f"{seconds} s"
+        if seconds < 3600:
+            return f"{seconds // 60} min {seconds % 60} s" if seconds % 60 else f"{seconds // 60} min"
+        return f"{seconds // 3600} h {seconds % 3600 // 60} min"
+
+
+class RunEventFact(models.Model):
+    """A fact about a run that arrived after the run was first stored — its end, a task completed
+    a week later, an override, a correction of its outcome — or one the product inferred (timed
+    out). Append-only: what was stored before, what replaced it, who said so, when. Keyed by the
+    run's identity (automation, event_id), not its row id (see RunEvent)."""
+
+    automation = models.ForeignKey(Automation, on_delete=models.CASCADE, related_name="run_event_facts")
+    event_id = models.CharField("event id", max_length=200)
+    run_started_at = models.DateTimeField("run started", help_text="The run's start: the retention purge reads it.")
+    field = models.CharField("fact", max_length=50)
+    kind = models.CharField("kind", max_length=10, choices=FactKind.choices)
+    old_value = models.JSONField("was", null=True, blank=True)
+    new_value = models.JSONField("now", null=True, blank=True)
+    source = models.CharField("reported through", max_length=10, choices=FactSource.choices)
+    reported_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name="reported by",
+        help_text="The person, or the integration's service user, whose report it was.",
+    )
+    recorded_at = models.DateTimeField("recorded")
+
+    class Meta:
+        ordering = ["recorded_at", "id"]
+        verbose_name = "late run fact"
+        indexes = [
+            models.Index(fields=["automation", "event_id"], name="runeventfact_run_idx"),
+            # The monthly review looks for late facts about a month's runs recorded since it was computed.
+            models.Index(fields=["run_started_at", "recorded_at"], name="runeventfact_started_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.event_id}.{self.field}: {self.old_value!r} → {self.new_value!r}"
+
 
 class HealthThresholds(models.Model):
     """Per-automation monitor thresholds; an empty field follows REVOPS["HEALTH"] defaults."""
 
     automation = models.OneToOneField(Automation, on_delete=models.CASCADE, related_name="health_thresholds")
     expected_duration = models.DurationField("expected duration", null=True, blank=True)
+    max_duration = models.DurationField(
+        "maximum duration",
+        null=True,
+        blank=True,
+        help_text="A run still running this long after its start is marked timed out.",
+    )
     allowed_staleness = models.DurationField("allowed data age", null=True, blank=True)
     override_rate = models.FloatField("wrong-owner rate threshold", null=True, blank=True)
     override_window_runs = models.PositiveIntegerField("wrong-owner window (runs)", null=True, blank=True)
@@ -216,7 +298,16 @@ class ReviewReminder(models.Model):
         settings.AUTH_USER_MODEL, models.SET_NULL, null=True, related_name="+", verbose_name="rule owner reminded"
     )
     reasons = models.JSONField("why the review was due", default=list)
-    reminded_at = models.DateTimeField("rule owner reminded")
+    # Set when the reminder's delivery was sent (health.receivers), not when it was queued.
+    reminded_at = models.DateTimeField("rule owner reminded", null=True, blank=True)
+    delivery = models.ForeignKey(
+        "revops_gov.Delivery",
+        models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name="the reminder's email",
+    )
     escalated_at = models.DateTimeField("escalated to the manager", null=True, blank=True)
     escalated_to = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -228,7 +319,7 @@ class ReviewReminder(models.Model):
     )
 
     class Meta:
-        ordering = ["-reminded_at"]
+        ordering = ["-cycle_start", "-pk"]
         verbose_name = "review reminder"
         constraints = [
             models.UniqueConstraint(

@@ -25,6 +25,7 @@ from .services import Hit
 MONITORED_STATUSES = (LifecycleStatus.LIVE, LifecycleStatus.SHADOW)
 THRESHOLD_NAMES = (
     "expected_duration",
+    "max_duration",
     "allowed_staleness",
     "override_rate",
     "override_window_runs",
@@ -244,6 +245,37 @@ def running_too_long(ctx: Context) -> tuple[set[int], list[Hit]]:
                     },
                 )
             )
+    return set(ctx.automations), hits
+
+
+def timed_out(ctx: Context) -> tuple[set[int], list[Hit]]:
+    """Runs that never ended within the maximum duration, started in the last `recent_days`
+    (health.services.runs_time_out marks them at the start of every pass). One query."""
+    d = defaults()
+    since = ctx.now - timedelta(days=d["recent_days"])
+    rows = (
+        RunEvent.objects.filter(outcome=RunOutcome.TIMED_OUT, started_at__gte=since)
+        .order_by()
+        .values("automation_id")
+        .annotate(n=Count("id"), latest=Max("started_at"))
+    )
+    hits = []
+    for row in rows:
+        aid = row["automation_id"]
+        if aid not in ctx.automations:
+            continue
+        limit = ctx.threshold(aid, "max_duration")
+        hits.append(
+            Hit(
+                aid,
+                FindingKind.TIMED_OUT,
+                f"{row['n']} run(s) started in the last {d['recent_days']} days never ended within "
+                f"{_hours(limit.total_seconds())} and timed out; "
+                f"the latest started {row['latest']:%Y-%m-%d %H:%M} UTC.",
+                {"timed_out_runs": row["n"], "latest_start": row["latest"].isoformat(),
+                 "max_seconds": int(limit.total_seconds())},
+            )
+        )  # fmt: skip
     return set(ctx.automations), hits
 
 
@@ -473,6 +505,7 @@ MONITORS = {
     FindingKind.DID_NOT_RUN: did_not_run,
     FindingKind.RAN_TWICE: ran_twice,
     FindingKind.RUNNING_TOO_LONG: running_too_long,
+    FindingKind.TIMED_OUT: timed_out,
     FindingKind.STALE_DATA: stale_data,
     FindingKind.WRONG_OWNER: wrong_owner,
     FindingKind.TOO_MANY_ALERTS: too_many_alerts,
@@ -486,6 +519,7 @@ def monitors_run(*, now: datetime | None = None) -> dict:
     """One pass of every monitor over every live or shadow automation, then the findings synced
     in bulk. An automation no longer monitored (paused, retired) has its findings resolved."""
     now = now or timezone.now()
+    services.runs_time_out(now=now)
     automations = load_automations()
     ctx = Context(now=now, automations=automations, stats=load_stats(now))
     hits, checked = [], {}

@@ -6,10 +6,11 @@ sends to one person goes in ONE digest email.
 
 Idempotent: each cycle's reminder is a `ReviewReminder` row whose unique key (automation, cycle
 start) is claimed by an insert, and each escalation by a conditional update, all in one
-transaction; a second run, or a second worker at the same time, finds them taken and sends
-nothing. The emails go out after the commit (a crash before it sends nothing and records
-nothing); a send that fails after it is not retried — the record says the reminder went out, as
-for finding alerts (health.alerts)."""
+transaction with the digests' deliveries in the outbox (revops_gov.outbox); a second run, or a
+second worker at the same time, finds them taken and queues nothing. The outbox sends the
+digests after the commit and retries what the mail server refuses; a reminder is recorded as sent
+(`reminded_at`, which the escalation's grace period counts from) only when its delivery was sent
+(health.receivers)."""
 
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -24,6 +25,7 @@ from django.utils import timezone
 from registry.models import Automation
 from registry.review import annotate_review_due, review_status
 from registry.selectors import automation_queryset
+from revops_gov.models import Delivery, DeliveryStatus
 from revops_gov.notifications import Line, Section, send_digest
 
 from .models import ReviewReminder
@@ -32,6 +34,7 @@ from .models import ReviewReminder
 @dataclass
 class _Digest:
     reminders: list[Line] = field(default_factory=list)
+    reminder_ids: list[int] = field(default_factory=list)
     escalations: list[Line] = field(default_factory=list)
 
 
@@ -54,15 +57,15 @@ def _remind(now: datetime, digests: dict) -> int:
         reasons = review_status(automation, now=now).reasons
         try:
             with transaction.atomic():
-                ReviewReminder.objects.create(
+                reminder = ReviewReminder.objects.create(
                     automation=automation,
                     cycle_start=automation.review_base,
                     owner=automation.rule_owner,
                     reasons=reasons,
-                    reminded_at=now,
                 )
         except IntegrityError:
             continue  # another run reminded this cycle first
+        digests[automation.rule_owner].reminder_ids.append(reminder.pk)
         digests[automation.rule_owner].reminders.append(
             Line(f"{automation.name}: {'; '.join(reasons)}", automation.get_absolute_url())
         )
@@ -109,10 +112,11 @@ def _escalate(now: datetime, digests: dict) -> int:
     return count
 
 
-def _send(digests: dict) -> None:
+def _send(digests: dict, now: datetime) -> None:
     grace_days = settings.REVOPS["HEALTH_REVIEW_ESCALATE_AFTER"].days
     for person, digest in digests.items():
         n = len(digest.reminders) + len(digest.escalations)
+        key = f"review_reminders:user:{person.pk}:{now.isoformat()}:{min(digest.reminder_ids, default=0)}"
         send_digest(
             user=person,
             subject=f"{n} automation review{'s' if n != 1 else ''} overdue",
@@ -127,7 +131,13 @@ def _send(digests: dict) -> None:
                 ),
                 Section("Escalated to you: your reports were reminded and have not reviewed", digest.escalations),
             ],
+            key=key,
+            kind="review_reminders",
         )
+        delivery = Delivery.objects.get(key=key)
+        ReviewReminder.objects.filter(pk__in=digest.reminder_ids).update(delivery=delivery)
+        if delivery.status == DeliveryStatus.SENT:  # an outbox that tries at once sent it before the link
+            ReviewReminder.objects.filter(pk__in=digest.reminder_ids).update(reminded_at=delivery.sent_at)
 
 
 def review_reminders_send(*, now: datetime | None = None) -> dict:
@@ -137,8 +147,8 @@ def review_reminders_send(*, now: datetime | None = None) -> dict:
     with transaction.atomic():
         reminded = _remind(now, digests)
         escalated = _escalate(now, digests)
-        # After the commit: a rolled-back run must not have emailed anyone.
-        transaction.on_commit(lambda: _send(digests))
+        # In the same transaction: a rolled-back run queues no email; the outbox sends after the commit.
+        _send(digests, now)
     return {"reminded": reminded, "escalated": escalated, "digests": len(digests)}
 
 

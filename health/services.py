@@ -9,18 +9,30 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
+from django.db.models import DateTimeField, DurationField, ExpressionWrapper, F, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from simple_history.utils import bulk_create_with_history, bulk_update_with_history
 
 from approvals import services as approvals_services
+from registry.choices import LifecycleStatus
 from registry.models import Automation, DataField, Hold
 from registry.services import hold_place, hold_release_source
 from revops_gov.models import User
 from revops_gov.services import system_user
 
-from .choices import UNRESOLVED, FindingKind, FindingStatus, RunMode, RunOutcome, Severity
-from .ingest import PARSERS, parse_item
-from .models import Finding, HealthThresholds, MonitorLock, RunEvent
+from .choices import (
+    UNRESOLVED,
+    FactKind,
+    FactSource,
+    FindingKind,
+    FindingStatus,
+    RunMode,
+    RunOutcome,
+    Severity,
+)
+from .ingest import IDENTITY, PARSERS, REQUIRED, given_fields, merge_facts, parse_item, run_errors
+from .models import Finding, HealthThresholds, MonitorLock, RunEvent, RunEventFact
 
 HOLD_SOURCE = "health"
 
@@ -30,6 +42,26 @@ def _config(name):
 
 
 # --- Run events -------------------------------------------------------------------------------
+# A new run is accepted only for an automation that may run: shadow, live, or paused (a run that
+# started before the pause may still report). Proposed, in-design and approved ones have not
+# launched; retired ones must no longer run. Late facts about a run already stored are accepted
+# whatever the status since (a task completed after the automation was retired still counts).
+RUN_STATUSES = (LifecycleStatus.SHADOW, LifecycleStatus.LIVE, LifecycleStatus.PAUSED)
+
+
+def run_refusal(status: str, key: str) -> str | None:
+    """Why a new run of an automation in this status is refused, or None: the one rule every
+    entry point (single, batch, pings) calls."""
+    if status in RUN_STATUSES:
+        return None
+    label = LifecycleStatus(status).label.lower() if status in LifecycleStatus.values else status
+    if status == LifecycleStatus.RETIRED:
+        why = "it must no longer run: turn it off in the CRM"
+    else:
+        why = "it has not launched: runs are reported from shadow on"
+    return f"{key} is {label}; {why}. Runs are accepted for shadow, live and paused automations."
+
+
 @dataclass
 class IngestResult:
     results: list[dict] = field(default_factory=list)
@@ -39,7 +71,7 @@ class IngestResult:
 
     @property
     def summary(self) -> dict:
-        return {s: self.count(s) for s in ("created", "duplicate", "error")}
+        return {s: self.count(s) for s in ("created", "merged", "duplicate", "error")}
 
 
 # Columns written by the ingest INSERT, in order (the parsed fields minus the automation key).
@@ -50,6 +82,7 @@ _COLUMNS = [name for name in PARSERS if name != "automation"] + [
     "received_at",
 ]
 _CHUNK = 500  # rows per INSERT: stays under SQLite's bound-parameter limit
+_TEXT = ("trigger_key", "action", "human_outcome", "owner_assigned", "override_reason", "error")
 
 
 _PG_TYPES = {
@@ -123,71 +156,184 @@ def _reporting_critical_names() -> set[str]:
     }
 
 
+def _staleness(started_at, data_as_of) -> int | None:
+    return max(0, int((started_at - data_as_of).total_seconds())) if data_as_of else None
+
+
+def _error(index: int, event_id, fields: dict) -> dict:
+    return {"index": index, "event_id": event_id, "status": "error", "fields": fields}
+
+
+def _json_value(value):
+    return value.isoformat() if isinstance(value, datetime) else value
+
+
+@dataclass
+class _Pending:
+    """One report waiting for the stored run it adds facts to (a later report, or a first one that
+    found its event already stored)."""
+
+    index: int
+    pair: tuple[int, str]
+    clean: dict
+    given: set[str]
+    refusal: str | None = None  # why it may not create the run, if it turns out to be new
+    missing: dict = field(default_factory=dict)  # required fields a first report would need
+
+
+def _merge_into_stored(
+    pending: list[_Pending], result: IngestResult, *, by: User | None, source: str, critical: set[str] | None
+) -> list[RunEvent]:
+    """Apply each later report, in the order sent, to its stored run (locked, in id order, so two
+    concurrent batches never wait on each other in a cycle): its facts added or corrected, each
+    kept as a RunEventFact. Returns the runs that changed. Queries: one to lock, one to update per
+    changed field set, one for the facts — whatever the number of reports."""
+    automation_ids = {p.pair[0] for p in pending}
+    event_ids = {p.pair[1] for p in pending}
+    stored = {
+        (run.automation_id, run.event_id): run
+        for run in RunEvent.objects.select_for_update()
+        .filter(automation_id__in=automation_ids, event_id__in=event_ids)
+        .order_by("id")
+    }
+    now = timezone.now()
+    facts, changed_runs, changed_fields = [], {}, set()
+    for p in pending:
+        run = stored.get(p.pair)
+        if run is None:
+            fields = {"automation": [p.refusal]} if p.refusal else p.missing
+            result.results[p.index] = _error(p.index, p.pair[1], fields)
+            continue
+        values = {name: getattr(run, name) for name in PARSERS if name != "automation"}
+        changes, errors = merge_facts(values, p.clean, p.given)
+        if errors:
+            result.results[p.index] = _error(p.index, p.pair[1], errors)
+            continue
+        if not changes:
+            result.results[p.index] = {"index": p.index, "event_id": p.pair[1], "status": "duplicate"}
+            continue
+        for name, (kind, old, new) in changes.items():
+            setattr(run, name, new)
+            changed_fields.add(name)
+            facts.append(
+                RunEventFact(
+                    automation_id=run.automation_id,
+                    event_id=run.event_id,
+                    run_started_at=run.started_at,
+                    field=name,
+                    kind=kind,
+                    old_value=_json_value(old),
+                    new_value=_json_value(new),
+                    source=source,
+                    reported_by=by,
+                    recorded_at=now,
+                )
+            )
+        if "fields_changed" in changes:
+            critical = _reporting_critical_names() if critical is None else critical
+            run.reporting_critical_changed = bool(critical.intersection(run.fields_changed))
+            changed_fields.add("reporting_critical_changed")
+        if "data_as_of" in changes:
+            run.staleness_seconds = _staleness(run.started_at, run.data_as_of)
+            changed_fields.add("staleness_seconds")
+        changed_runs[run.pk] = run
+        result.results[p.index] = {
+            "index": p.index,
+            "event_id": p.pair[1],
+            "status": "merged",
+            "merged": sorted(name for name, (kind, _, _) in changes.items() if kind == FactKind.ADDED),
+            "corrected": [
+                {"field": name, "was": _json_value(old), "now": _json_value(new)}
+                for name, (kind, old, new) in sorted(changes.items())
+                if kind == FactKind.CORRECTED
+            ],
+        }
+    if changed_runs:
+        RunEvent.objects.bulk_update(list(changed_runs.values()), sorted(changed_fields), batch_size=1000)
+        RunEventFact.objects.bulk_create(facts, batch_size=1000)
+    return list(changed_runs.values())
+
+
 @transaction.atomic
 def runs_ingest(*, items: list, by: User, system: str | None = None) -> IngestResult:
     """Store every valid run event of a batch (bulk, no per-row queries); an invalid item is not
-    stored at all and is answered with its fields. The same event id twice — in this batch, an
-    earlier one or a concurrent one — is stored once and answered "duplicate"."""
+    stored at all and is answered with its fields. A report of an event already stored — in this
+    batch, an earlier one or a concurrent one — adds its facts to it ("merged", naming them, with
+    every contradiction kept as a correction) or, adding nothing, is answered "duplicate"."""
     result = IngestResult(results=[None] * len(items))
     parsed = []
     keys = set()
     for index, item in enumerate(items):
-        clean, errors = parse_item(item)
+        clean, errors = parse_item(item, required=IDENTITY)
         if errors:
-            result.results[index] = {
-                "index": index,
-                "event_id": item.get("event_id") if isinstance(item, dict) else None,
-                "status": "error",
-                "fields": errors,
-            }
+            event_id = item.get("event_id") if isinstance(item, dict) else None
+            # Echoed back only as the text it should be (it is what the caller matches answers by).
+            event_id = event_id if isinstance(event_id, str) and len(event_id) <= 200 else None
+            result.results[index] = _error(index, event_id, errors)
             continue
-        parsed.append((index, clean))
+        parsed.append((index, clean, given_fields(item)))
         keys.add(clean["automation"])
     automations = Automation.objects.filter(key__in=keys)
     if system:
         automations = automations.filter(system=system)
     by_key = {key: (pk, status) for pk, key, status in automations.values_list("id", "key", "status")}
-    critical = _reporting_critical_names() if any(c["fields_changed"] for _, c in parsed) else set()
+    critical = _reporting_critical_names() if any(c["fields_changed"] for _, c, _ in parsed) else None
     now = timezone.now()
-    rows, seen, pending = [], set(), []
-    for index, clean in parsed:
-        if clean["automation"] not in by_key:
-            result.results[index] = {
-                "index": index,
-                "event_id": clean["event_id"],
-                "status": "error",
-                "fields": {
-                    "automation": [f"No automation with key {clean['automation']} that this caller may report on."]
-                },
-            }
+    rows, first_seen, pending, later = [], set(), [], []
+    for index, clean, given in parsed:
+        key = clean["automation"]
+        if key not in by_key:
+            unknown = f"No automation with key {key} that this caller may report on."
+            result.results[index] = _error(index, clean["event_id"], {"automation": [unknown]})
             continue
-        automation_id = by_key[clean["automation"]][0]
+        automation_id, status = by_key[key]
         pair = (automation_id, clean["event_id"])
-        if pair in seen:
-            result.results[index] = {"index": index, "event_id": clean["event_id"], "status": "duplicate"}
+        missing = {name: ["This field is required."] for name in REQUIRED if name not in given and name not in IDENTITY}
+        refusal = run_refusal(status, key)
+        if pair in first_seen or missing or refusal:
+            # A later report in this batch, a report without what a first one needs, or a run the
+            # automation may not have: it can only add facts to a run already stored.
+            later.append(_Pending(index, pair, clean, given, refusal=refusal, missing=missing))
             continue
-        seen.add(pair)
+        errors = run_errors(clean)
+        if errors:
+            result.results[index] = _error(index, clean["event_id"], errors)
+            continue
+        first_seen.add(pair)
         row = dict(clean)
         row["automation_id"] = automation_id
-        row["reporting_critical_changed"] = bool(critical.intersection(clean["fields_changed"]))
-        row["staleness_seconds"] = (
-            max(0, int((clean["started_at"] - clean["data_as_of"]).total_seconds())) if clean["data_as_of"] else None
-        )
+        row["reporting_critical_changed"] = bool((critical or set()).intersection(clean["fields_changed"]))
+        row["staleness_seconds"] = _staleness(clean["started_at"], clean["data_as_of"])
         row["received_at"] = now
-        for text in ("trigger_key", "action", "human_outcome", "owner_assigned", "override_reason", "error"):
+        if row["task_completed_at"] and row["task_completed"] is None:
+            row["task_completed"] = True
+        for text in _TEXT:
             row[text] = row[text] or ""
         rows.append(row)
-        pending.append((index, pair, row))
+        pending.append((index, pair, row, given))
     created = _insert_returning(rows) if rows else set()
     shadow: dict[int, list[dict]] = {}
-    for index, pair, row in pending:
-        status = "created" if pair in created else "duplicate"
-        result.results[index] = {"index": index, "event_id": row["event_id"], "status": status}
-        if status == "created" and row["mode"] == RunMode.SHADOW:
-            shadow.setdefault(pair[0], []).append(row)
+    stored_before = []
+    for index, pair, row, given in pending:
+        if pair in created:
+            result.results[index] = {"index": index, "event_id": row["event_id"], "status": "created"}
+            if row["mode"] == RunMode.SHADOW:
+                shadow.setdefault(pair[0], []).append(row)
+        else:  # stored before (or by a concurrent batch): this report adds facts to it
+            stored_before.append(_Pending(index, pair, {**row, "automation": None}, given))
+    merging = sorted(stored_before + later, key=lambda p: p.index)
+    if merging:
+        for run in _merge_into_stored(merging, result, by=by, source=FactSource.API, critical=critical):
+            if run.mode == RunMode.SHADOW:
+                shadow.setdefault(run.automation_id, []).append(_run_dict(run))
     for automation_id, runs in shadow.items():
         _record_shadow_observations(automation_id, [shadow_observation(run) for run in runs], by=by)
     return result
+
+
+def _run_dict(run: RunEvent) -> dict:
+    return {name: getattr(run, name) for name in ("event_id", "action", "owner_assigned", "human_outcome",
+                                                  "finished_at", "started_at")}  # fmt: skip
 
 
 def shadow_observation(run: dict) -> dict:
@@ -209,7 +355,8 @@ def _record_shadow_observations(automation, runs, *, by=None) -> None:
 
     `automation` is the automation id; `runs` the observation dicts from shadow_observation(). A
     shadow run without both sides (what the automation would have done, what the human did) is no
-    comparison and is left out."""
+    comparison and is left out. Approvals stores an event once, so a late fact that completes a
+    comparison is observed then, and one that changes an observed run changes nothing there."""
     observations = [run for run in runs if run["automation_action"] and run["human_action"]]
     if observations:
         approvals_services.shadow_observations_record(
@@ -220,53 +367,143 @@ def _record_shadow_observations(automation, runs, *, by=None) -> None:
 PING_KINDS = ("start", "success", "failure")
 
 
+@dataclass
+class PingResult:
+    run: RunEvent
+    status: str  # created, merged or duplicate
+    merged: list[str] = field(default_factory=list)
+    corrected: list[dict] = field(default_factory=list)
+
+    @property
+    def created(self) -> bool:
+        return self.status == "created"
+
+
 @transaction.atomic
-def run_ping(*, automation: Automation, kind: str, by: User, run_id: str = "", body: str = "") -> tuple[RunEvent, bool]:
+def run_ping(*, automation: Automation, kind: str, by: User, run_id: str = "", body: str = "") -> PingResult:
     """The Healthchecks-style ping: `start` opens a run, `success` / `failure` finish the latest
-    open one (or the one named by run_id); an end without a start is a run that started and ended
-    now. A start never ended counts as "running too long" once past the expected duration.
-    Returns (run, created)."""
+    open one (or the one named by run_id) — a late fact merged as a batch report would be, so a
+    failure reported for a run stored as a success is kept as a correction. An end without a
+    start is a run that started and ended now. A start never ended counts as "running too long"
+    once past the expected duration, and is timed out past the maximum duration. New runs follow
+    run_refusal; ending a stored run is a late fact, accepted whatever the status."""
     if kind not in PING_KINDS:
         raise ValidationError({"kind": f"Choose one of: {', '.join(PING_KINDS)}."})
     if len(run_id) > 200:
         raise ValidationError({"rid": "At most 200 characters."})
     now = timezone.now()
+    refusal = run_refusal(automation.status, automation.key)
     if kind == "start":
-        event_id = run_id or f"ping-{uuid.uuid4().hex}"
-        run, created = RunEvent.objects.get_or_create(
+        if run_id and (run := RunEvent.objects.filter(automation=automation, event_id=run_id).first()):
+            return PingResult(run=run, status="duplicate")
+        if refusal:
+            raise ValidationError({"automation": refusal})
+        run = RunEvent.objects.create(
             automation=automation,
-            event_id=event_id,
-            defaults={"started_at": now, "outcome": RunOutcome.RUNNING},
+            event_id=run_id or f"ping-{uuid.uuid4().hex}",
+            started_at=now,
+            outcome=RunOutcome.RUNNING,
         )
-        return run, created
-    open_runs = RunEvent.objects.select_for_update().filter(automation=automation, outcome=RunOutcome.RUNNING)
-    run = (open_runs.filter(event_id=run_id) if run_id else open_runs.order_by("-started_at")).first()
-    created = False
+        return PingResult(run=run, status="created")
+    runs = RunEvent.objects.select_for_update().filter(automation=automation)
+    # Named: that run, whatever it is now. Not named: the latest still running (a timed-out run is
+    # ended only by its name: an anonymous end belongs to the run in progress).
+    run = runs.filter(event_id=run_id) if run_id else runs.filter(outcome=RunOutcome.RUNNING).order_by("-started_at")
+    run = run.first()
+    outcome = RunOutcome.SUCCESS if kind == "success" else RunOutcome.FAILURE
     if run is None:
-        if run_id and RunEvent.objects.filter(automation=automation, event_id=run_id).exists():
-            return RunEvent.objects.get(automation=automation, event_id=run_id), False
-        run = RunEvent(automation=automation, event_id=run_id or f"ping-{uuid.uuid4().hex}", started_at=now)
-        created = True
-    run.finished_at = now
-    run.outcome = RunOutcome.SUCCESS if kind == "success" else RunOutcome.FAILURE
-    run.error = body[:10_000] if kind == "failure" else ""
-    run.save()
-    return run, created
+        if refusal:
+            raise ValidationError({"automation": refusal})
+        run = RunEvent.objects.create(
+            automation=automation,
+            event_id=run_id or f"ping-{uuid.uuid4().hex}",
+            started_at=now,
+            finished_at=now,
+            outcome=outcome,
+            error=body[:10_000] if kind == "failure" else "",
+        )
+        return PingResult(run=run, status="created")
+    report = {"outcome": outcome}
+    if run.finished_at is None:
+        report["finished_at"] = max(now, run.started_at)
+    if kind == "failure" and body:
+        report["error"] = body[:10_000]
+    result = IngestResult(results=[None])
+    pending = _Pending(0, (automation.pk, run.event_id), report, set(report))
+    _merge_into_stored([pending], result, by=by, source=FactSource.PING, critical=set())
+    answer = result.results[0]
+    if answer["status"] == "error":
+        raise ValidationError({name: " ".join(messages) for name, messages in answer["fields"].items()})
+    run.refresh_from_db()
+    return PingResult(
+        run=run, status=answer["status"], merged=answer.get("merged", []), corrected=answer.get("corrected", [])
+    )
+
+
+def runs_time_out(*, now: datetime | None = None) -> int:
+    """Mark "timed out" every run still running past its automation's maximum duration (its own
+    threshold, else HEALTH_DEFAULTS["max_duration"]): one UPDATE, and each change kept as an
+    inferred fact. A finished outcome reported later replaces it (health.ingest.merge_facts).
+    Returns how many runs timed out."""
+    now = now or timezone.now()
+    limit = Coalesce(
+        F("automation__health_thresholds__max_duration"),
+        Value(_config("HEALTH_DEFAULTS")["max_duration"], output_field=DurationField()),
+    )
+    with transaction.atomic():
+        runs = list(
+            RunEvent.objects.select_for_update(of=("self",))
+            .filter(outcome=RunOutcome.RUNNING)
+            .alias(deadline=ExpressionWrapper(F("started_at") + limit, output_field=DateTimeField()))
+            .filter(deadline__lt=now)
+            .order_by("id")
+            .values_list("id", "automation_id", "event_id", "started_at")
+        )
+        if not runs:
+            return 0
+        RunEvent.objects.filter(id__in=[r[0] for r in runs], outcome=RunOutcome.RUNNING).update(
+            outcome=RunOutcome.TIMED_OUT
+        )
+        actor = system_user()
+        RunEventFact.objects.bulk_create(
+            [
+                RunEventFact(
+                    automation_id=automation_id,
+                    event_id=event_id,
+                    run_started_at=started_at,
+                    field="outcome",
+                    kind=FactKind.INFERRED,
+                    old_value=RunOutcome.RUNNING.value,
+                    new_value=RunOutcome.TIMED_OUT.value,
+                    source=FactSource.MONITOR,
+                    reported_by=actor,
+                    recorded_at=now,
+                )
+                for _, automation_id, event_id, started_at in runs
+            ],
+            batch_size=500,
+        )
+    return len(runs)
 
 
 def runs_purge(*, now: datetime | None = None) -> int:
-    """Delete raw run events older than the retention period, a batch per transaction so the
-    table is never locked for long. Findings and reviews keep their own evidence."""
+    """Delete raw run events older than the retention period, and their late facts (which carry
+    the run's start), a batch per transaction so the table is never locked for long. Findings and
+    reviews keep their own evidence. Returns how many run events were deleted."""
     now = now or timezone.now()
     cutoff = now - timedelta(days=_config("HEALTH_RUN_RETENTION_DAYS"))
     batch = _config("HEALTH_PURGE_BATCH")
     deleted = 0
-    while True:
-        with transaction.atomic():
-            ids = list(RunEvent.objects.filter(started_at__lt=cutoff).order_by().values_list("id", flat=True)[:batch])
-            if not ids:
-                return deleted
-            deleted += RunEvent.objects.filter(id__in=ids).delete()[0]
+    for model, started in ((RunEvent, "started_at"), (RunEventFact, "run_started_at")):
+        while True:
+            with transaction.atomic():
+                old = model.objects.filter(**{f"{started}__lt": cutoff}).order_by()
+                ids = list(old.values_list("id", flat=True)[:batch])
+                if not ids:
+                    break
+                count = model.objects.filter(id__in=ids).delete()[0]
+                deleted += count if model is RunEvent else 0
+    return deleted
 
 
 # --- Thresholds -------------------------------------------------------------------------------
@@ -310,6 +547,7 @@ SEVERITY = {
     FindingKind.DID_NOT_RUN: Severity.MEDIUM,
     FindingKind.RAN_TWICE: Severity.HIGH,
     FindingKind.RUNNING_TOO_LONG: Severity.MEDIUM,
+    FindingKind.TIMED_OUT: Severity.MEDIUM,
     FindingKind.STALE_DATA: Severity.MEDIUM,
     FindingKind.WRONG_OWNER: Severity.MEDIUM,
     FindingKind.TOO_MANY_ALERTS: Severity.LOW,
@@ -324,6 +562,10 @@ EXPECTED_ACTION = {
         1,
     ),
     FindingKind.RUNNING_TOO_LONG: ("Look at the stuck run in the CRM; stop it or raise the expected duration.", 1),
+    FindingKind.TIMED_OUT: (
+        "Find out how the timed-out runs ended in the CRM and report their end (a late fact), or fix what hangs.",
+        2,
+    ),
     FindingKind.STALE_DATA: (
         "Fix the upstream sync so it runs on current data, or pause it until the data is fresh.",
         2,

@@ -11,4 +11,6 @@ urlpatterns: list = [
     path("findings/<int:pk>/", views.FindingDetailView.as_view(), name="finding-detail"),
     path("findings/<int:pk>/acknowledge", views.FindingAcknowledgeView.as_view(), name="finding-acknowledge"),
     path("findings/<int:pk>/suppress", views.FindingSuppressView.as_view(), name="finding-suppress"),
+    path("automations/<slug:key>/runs/", views.AutomationRunsView.as_view(), name="automation-runs"),
+    path("automations/<slug:key>/runs.csv", views.AutomationRunsExportView.as_view(), name="automation-runs-export"),
 ]

@@ -1,18 +1,24 @@
 """The health pages: the findings list, one finding (acknowledge, suppress), and the panel on
 the automation page."""
 
+import csv
+from datetime import datetime, timedelta
+
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
+from django.http import HttpResponseBadRequest, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.views import View
 
+from registry.models import Automation
 from revops_gov.roles import RoleRequiredMixin, can_decide
 
-from . import reminders, selectors, services
+from . import charts, reminders, selectors, services
 from .choices import UNRESOLVED
-from .forms import AcknowledgeForm, FindingFilterForm, SuppressForm
+from .forms import AcknowledgeForm, FindingFilterForm, RunFilterForm, SuppressForm
 from .models import Finding
 
 SEVERITY_ORDER = {"high": 0, "medium": 1, "low": 2}
@@ -36,7 +42,16 @@ class FindingListView(RoleRequiredMixin, View):
         page = Paginator(queryset.order_by("due_at", "-id"), 50).get_page(request.GET.get("page"))
         params = request.GET.copy()
         params.pop("page", None)
-        return render(request, "health/finding_list.html", {"form": form, "page": page, "query": params.urlencode()})
+        return render(
+            request,
+            "health/finding_list.html",
+            {"form": form, "page": page, "query": params.urlencode(), "trend": findings_trend_context()},
+        )
+
+
+def findings_trend_context() -> dict:
+    """Findings opened and resolved per week, as sparklines: two queries."""
+    return charts.findings_trend(*selectors.findings_per_week())
 
 
 class FindingDetailView(RoleRequiredMixin, View):
@@ -90,6 +105,103 @@ class FindingSuppressView(RoleRequiredMixin, View):
             {"finding": finding, "can_decide": True, "acknowledge_form": AcknowledgeForm(), "suppress_form": form},
             status=400,
         )
+
+
+class AutomationRunsView(RoleRequiredMixin, View):
+    """One automation's run events: filters, keyset pages (newest first), late facts, a chart of runs
+    per day by outcome with the failure rate over it. The same queries whatever the number of runs."""
+
+    required = "read"
+
+    def get(self, request, key):
+        automation = get_object_or_404(Automation, key=key)
+        form = RunFilterForm(request.GET or None)
+        valid = form.is_valid()
+        data = form.cleaned_data if valid else {}
+        since, until = form.bounds() if valid else (None, None)
+        filters = {"outcome": data.get("outcome", ""), "event_id": data.get("event_id", "")}
+        runs = selectors.runs_filtered(automation, since=since, until=until, **filters)
+        rows, newer, older = selectors.runs_page(
+            runs,
+            after=selectors.Cursor.parse(request.GET.get("after")),
+            before=selectors.Cursor.parse(request.GET.get("before")),
+        )
+        facts = selectors.late_facts_of(automation, [run.event_id for run in rows])
+        last = data.get("until") or timezone.localdate()
+        first = data.get("since") or last - timedelta(days=selectors.CHART_DAYS - 1)
+        days, counts = selectors.runs_per_day(selectors.runs_filtered(automation, **filters), first=first, last=last)
+        params = request.GET.copy()
+        for name in ("after", "before"):
+            params.pop(name, None)
+        return render(
+            request,
+            "health/automation_runs.html",
+            {
+                "automation": automation,
+                "form": form,
+                "runs": [{"run": run, "facts": facts.get(run.event_id, [])} for run in rows],
+                "newer": newer,
+                "older": older,
+                "paged": bool(request.GET.get("after") or request.GET.get("before")),
+                "query": params.urlencode(),
+                "chart": charts.runs_per_day(days, counts, title=f"{days[0]:%Y-%m-%d} to {days[-1]:%Y-%m-%d}"),
+                "chart_small": charts.runs_per_day(days, counts, title="", width=420, height=320),
+                "chart_range": (days[0], days[-1]),
+                "chart_total": sum(sum(day.values()) for day in counts.values()),
+            },
+        )
+
+
+class AutomationRunsExportView(RoleRequiredMixin, View):
+    """The filtered runs as CSV, streamed (millions of rows never sit in memory), formulas quoted."""
+
+    required = "read"
+    HEADER = (
+        "event_id", "started_at", "finished_at", "outcome", "mode", "trigger_key", "records_affected",
+        "owner_assigned", "overridden", "override_reason", "alerts_sent", "task_created", "task_completed",
+        "task_completed_at", "sla_met", "manual_reassignment", "error", "received_at",
+    )  # fmt: skip
+
+    def get(self, request, key):
+        automation = get_object_or_404(Automation, key=key)
+        form = RunFilterForm(request.GET or None)
+        if request.GET and not form.is_valid():
+            problems = "; ".join(
+                f"{form.fields[name].label}: {' '.join(errors)}" for name, errors in form.errors.items()
+            )
+            return HttpResponseBadRequest(f"Fix the filters: {problems}", content_type="text/plain; charset=utf-8")
+        data = form.cleaned_data if request.GET else {}
+        since, until = form.bounds() if request.GET else (None, None)
+        runs = selectors.runs_filtered(
+            automation, outcome=data.get("outcome", ""), since=since, until=until, event_id=data.get("event_id", "")
+        ).order_by("-started_at", "-id")
+        response = StreamingHttpResponse(self._lines(runs), content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="runs-{automation.key}.csv"'
+        return response
+
+    def _lines(self, runs):
+        class Echo:
+            def write(self, value):
+                return value
+
+        writer = csv.writer(Echo())
+        yield writer.writerow(self.HEADER)
+        for run in runs.iterator(chunk_size=2000):
+            yield writer.writerow([csv_cell(_csv_value(getattr(run, name))) for name in self.HEADER])
+
+
+def csv_cell(value) -> str:
+    """Spreadsheets run a cell that starts with = + - @ as a formula: quote it."""
+    text = "" if value is None else str(value)
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+def _csv_value(value):
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return value
 
 
 def automation_panel_context(request, automation) -> dict:

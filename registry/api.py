@@ -15,7 +15,7 @@ from revops_gov.api import token_system
 from revops_gov.errors import Forbidden
 
 from . import cache as registry_cache
-from . import selectors, services
+from . import permissions, selectors, services
 from .filters import AutomationFilter, ChangeEventFilter, DataFieldFilter
 from .models import Automation
 from .serializers import (
@@ -28,7 +28,7 @@ from .serializers import (
 )
 
 AUTOMATION_EXAMPLE = OpenApiExample(
-    "Lead routing",
+    "Lead routing (a person's token)",
     value={
         "key": "inbound-lead-routing-emea",
         "name": "Inbound lead routing (EMEA)",
@@ -46,19 +46,45 @@ AUTOMATION_EXAMPLE = OpenApiExample(
     },
     request_only=True,
 )
+INTEGRATION_AUTOMATION_EXAMPLE = OpenApiExample(
+    "Found in the CRM (an integration token: no owners, flags, tier, cadence or status)",
+    value={
+        "key": "inbound-lead-routing-emea",
+        "name": "Inbound lead routing (EMEA)",
+        "business_purpose": "Route inbound leads to the right rep within five minutes.",
+        "workflow_type": "lead_routing",
+        "team": "sales",
+        "trigger": "A lead is created from a web form in EMEA.",
+        "rule": "Named account owner wins; otherwise territory by country and segment; then capacity.",
+        "external_id": "301Hs00000EMEA",
+        "data_fields": ["Lead.Segment__c", "Lead.Country"],
+        "change_reason": "Registered by the Salesforce integration",
+    },
+    request_only=True,
+)
+CREATE_DESCRIPTION = (
+    "A new automation is always proposed; `status` is read-only (400) and moves only through "
+    "`POST /api/v1/automations/{key}/transition/`. An integration token registers in its own system and may "
+    "not send governance fields (owners, impact flags, `risk_tier_override`, `review_cadence`, "
+    "`last_reviewed_at`, `status`): 403 naming the field."
+)
 
 
 @extend_schema_view(
     list=extend_schema(summary="List automations", description="Filters match the registry page."),
     retrieve=extend_schema(summary="Read one automation by key", responses=AutomationDetailOutputSerializer),
     create=extend_schema(
-        summary="Register an automation",
+        summary="Register an automation (always proposed)",
+        description=CREATE_DESCRIPTION,
         request=AutomationInputSerializer,
         responses={201: AutomationDetailOutputSerializer},
-        examples=[AUTOMATION_EXAMPLE],
+        examples=[AUTOMATION_EXAMPLE, INTEGRATION_AUTOMATION_EXAMPLE],
     ),
     partial_update=extend_schema(
         summary="Change an automation (with change_reason)",
+        description="`key`, `status` and `last_reviewed_at` are not changed here (400). An integration token "
+        "may change the description of its own system's automations, never a governance field (owners, impact "
+        "flags, `risk_tier_override`, `review_cadence`): 403 naming the field.",
         request=AutomationPatchSerializer,
         responses=AutomationDetailOutputSerializer,
     ),
@@ -118,7 +144,12 @@ class AutomationViewSet(
                 {"field": "system"},
             )
 
+    def _refuse_governance_fields(self):
+        if hasattr(self.request.data, "keys"):
+            permissions.integration_write_refusal(user=self.request.user, fields=self.request.data.keys())
+
     def create(self, request, *args, **kwargs):
+        self._refuse_governance_fields()
         serializer = AutomationInputSerializer(data=request.data, context=self.get_serializer_context())
         serializer.is_valid(raise_exception=True)
         data = dict(serializer.validated_data)
@@ -135,6 +166,7 @@ class AutomationViewSet(
 
     def partial_update(self, request, *args, **kwargs):
         automation = self.get_object()
+        self._refuse_governance_fields()
         serializer = AutomationPatchSerializer(
             automation, data=request.data, partial=True, context=self.get_serializer_context()
         )
@@ -166,7 +198,12 @@ class DataFieldViewSet(
     def get_queryset(self):
         return selectors.datafield_queryset().order_by("object_name", "api_name")
 
+    def _refuse_governance_fields(self):
+        if hasattr(self.request.data, "keys"):
+            permissions.integration_write_refusal(user=self.request.user, fields=self.request.data.keys())
+
     def create(self, request, *args, **kwargs):
+        self._refuse_governance_fields()
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = dict(serializer.validated_data)
@@ -200,13 +237,14 @@ class ChangeEventViewSet(
     integration_access = "read"
 
     def get_queryset(self):
-        queryset = selectors.change_event_queryset().order_by("-recorded_at", "-pk")
-        scope = token_system(self.request)
-        if scope:
-            queryset = queryset.filter(automations__system=scope).distinct()
-        return queryset
+        return selectors.change_event_queryset(system=token_system(self.request)).order_by("-recorded_at", "-pk")
+
+    def _refuse_governance_fields(self):
+        if hasattr(self.request.data, "keys"):
+            permissions.integration_write_refusal(user=self.request.user, fields=self.request.data.keys())
 
     def create(self, request, *args, **kwargs):
+        self._refuse_governance_fields()
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data

@@ -42,6 +42,9 @@ class LifecycleStatus(models.TextChoices):
     LIVE = "live", "Live"
     PAUSED = "paused", "Paused"
     RETIRED = "retired", "Retired"
+    # Found running in the CRM by a metadata import (discovery) with no registry record: never
+    # approved, so not live; it counts against the standard until adopted or recorded retired.
+    DISCOVERED = "discovered", "Discovered"
 
 
 # Statuses in which an approval has been given and a material change must send it back.
@@ -71,8 +74,8 @@ class ReviewCadence(models.IntegerChoices):
     """How often an automation is reviewed, in days."""
 
     MONTHLY = 30, "Monthly"
-    QUARTERLY = 91, "Quarterly"
-    TWICE_A_YEAR = 182, "Twice a year"
+    QUARTERLY = 90, "Quarterly"
+    TWICE_A_YEAR = 180, "Twice a year"
     YEARLY = 365, "Yearly"
 
 

@@ -1,10 +1,18 @@
 """CSV import and export of the registry.
 
 Columns are the registry's fields; owners are named by username or email, data fields by
-`Object.APIName`, tags and fields separated by semicolons. Import validates every row before
-writing any: each bad row is reported with its line number and column, and nothing is written
-unless every row is valid (or the caller asks to import only the valid rows). Importing the same
-file twice changes nothing the second time.
+`Object.APIName`, tags and fields separated by semicolons. A file is imported whole or not at
+all: every bad cell is reported with its line number and column, and nothing is written when any
+row is bad — including a row the services refuse while writing (the whole file is rolled back).
+A check (`dry_run=True`) does everything an import does and rolls it back, so it says exactly
+what the import would do. Importing the same file twice changes nothing the second time.
+
+The status column only documents: a new row is registered as proposed (the column may say
+`proposed` or nothing), a known row may repeat its status; lifecycle moves are made on the
+automation, with their gates.
+
+Exported cells that a spreadsheet would run as a formula are quoted with a leading `'`, which
+the import takes off again.
 """
 
 import copy
@@ -18,9 +26,11 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime, parse_duration
 
+from revops_gov.errors import ApplicationError
 from revops_gov.models import User
 
 from . import services
+from .choices import LifecycleStatus
 from .models import Automation, DataField
 from .risk import IMPACT_FLAG_FIELDS
 
@@ -32,6 +42,8 @@ READ_ONLY_COLUMNS = ("risk_tier", "version", "review_due")
 REQUIRED_COLUMNS = ("key", "name")
 TRUE = {"true", "yes", "y", "1", "x"}
 FALSE = {"false", "no", "n", "0", ""}
+# A cell starting with one of these is run as a formula by spreadsheets (CSV injection).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 @dataclass
@@ -48,7 +60,7 @@ class ImportResult:
     updated: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
     errors: list[RowError] = field(default_factory=list)
-    skipped_lines: list[int] = field(default_factory=list)
+    dry_run: bool = False
     written: bool = False
 
     @property
@@ -109,7 +121,7 @@ class _RowParser:
     def parse(self, row: dict[str, str]) -> tuple[dict, dict[str, str]]:
         values, errors = {}, {}
         for column, raw in row.items():
-            raw = (raw or "").strip()
+            raw = _unquote((raw or "").strip())
             try:
                 values[column] = self.value(column, raw)
             except ValidationError as exc:
@@ -122,7 +134,9 @@ class _RowParser:
         if column == "data_fields":
             return self.data_fields(raw)
         if column == "tags":
-            return [tag.strip() for tag in raw.split(";") if tag.strip()]
+            names = [tag.strip() for tag in raw.split(";") if tag.strip()]
+            services.tag_slugs(names)  # the service's own limit, reported on this cell
+            return names
         if column in IMPACT_FLAG_FIELDS:
             if raw.lower() in TRUE:
                 return True
@@ -136,11 +150,17 @@ class _RowParser:
         if column == "last_reviewed_at":
             if not raw:
                 return None
-            parsed = parse_datetime(raw)
+            # A well-formed but impossible date or time (2026-13-45, 25:00) raises ValueError.
+            try:
+                parsed = parse_datetime(raw)
+                day = parse_date(raw) if parsed is None else None
+            except ValueError:
+                parsed = day = None
             if parsed is None:
-                day = parse_date(raw)
                 if day is None:
-                    raise ValidationError(f"“{raw}” is not a date (use YYYY-MM-DD).")
+                    raise ValidationError(
+                        f"“{raw}” is not a date (use YYYY-MM-DD, or YYYY-MM-DD HH:MM with hours 0–23)."
+                    )
                 parsed = datetime.combine(day, time(12, 0))
             if timezone.is_naive(parsed):
                 parsed = timezone.make_aware(parsed)
@@ -150,11 +170,22 @@ class _RowParser:
         if column in ("schedule_interval", "schedule_grace"):
             if not raw:
                 return None
-            parsed = parse_duration(raw)
+            try:
+                parsed = parse_duration(raw)
+            except (ValueError, OverflowError):  # e.g. more days than a timedelta holds
+                parsed = None
             if parsed is None:
                 raise ValidationError(f"“{raw}” is not a duration (use HH:MM:SS, e.g. 01:00:00 for an hour).")
             return parsed
         return raw
+
+
+def _quote(value: str) -> str:
+    return f"'{value}" if value.startswith(FORMULA_STARTS) else value
+
+
+def _unquote(value: str) -> str:
+    return value[1:] if value.startswith("'") and value[1:].startswith(FORMULA_STARTS) else value
 
 
 def _normalise_header(header: list[str]) -> list[str]:
@@ -236,13 +267,18 @@ def _plan_row(line, row, parser, existing_by_key, seen_keys, result) -> _Planned
     data_fields = values.pop("data_fields", None)
     tags = values.pop("tags", None)
     # An empty cell for a field with a default means the default.
-    for name in ("maturity_stage", "schedule_kind", "schedule_grace", "status"):
+    for name in ("maturity_stage", "schedule_kind", "schedule_grace"):
         if values.get(name) in (None, ""):
             values.pop(name, None)
 
     existing = existing_by_key.get(key)
+    status = values.pop("status", None)
+    if existing is None and status and status != LifecycleStatus.PROPOSED:
+        errors["status"] = (
+            f"A new automation is registered as proposed, not {LifecycleStatus(status).label.lower()}; "
+            "leave the column empty or say proposed, then move it on the automation, with its gate."
+        )
     if existing is not None:
-        status = values.pop("status", None)
         if status and status != existing.status:
             errors["status"] = (
                 f"{key} is {existing.get_status_display().lower()}; "
@@ -269,11 +305,12 @@ def _plan_row(line, row, parser, existing_by_key, seen_keys, result) -> _Planned
 
 
 def import_automations(
-    *, content: bytes, by: User, filename: str = "upload.csv", only_valid: bool = False
+    *, content: bytes, by: User, filename: str = "upload.csv", dry_run: bool = False
 ) -> ImportResult:
-    """Validate every row, then write all of them in one transaction (or only the valid ones)."""
+    """Check every row, then write the whole file in one transaction — or nothing when any row is
+    bad. With `dry_run`, do all of it and roll it back: the result says what importing would do."""
     _, rows = read_rows(content)
-    result = ImportResult(rows=len(rows))
+    result = ImportResult(rows=len(rows), dry_run=dry_run)
     parser = _RowParser()
     keys = [row.get("key", "").strip() for _, row in rows]
     existing_by_key = {
@@ -285,36 +322,49 @@ def import_automations(
         plan = _plan_row(line, row, parser, existing_by_key, seen_keys, result)
         if plan is not None:
             planned.append(plan)
-    result.skipped_lines = result.bad_lines
-    if result.errors and not only_valid:
+    if result.errors:
         return result
 
     reason = f"CSV import of {filename}"
     with transaction.atomic():
         for plan in planned:
-            if plan.existing is None:
-                services.automation_create(
-                    by=by,
-                    reason=reason,
-                    key=plan.key,
-                    data_fields=plan.data_fields or [],
-                    tags=plan.tags or [],
-                    **plan.fields,
-                )
-                result.created.append(plan.key)
-                continue
-            before = plan.existing.updated_at
-            updated = services.automation_update(
-                automation=plan.existing,
-                by=by,
-                reason=reason,
-                data_fields=plan.data_fields,
-                tags=plan.tags,
-                **plan.fields,
-            )
-            (result.updated if updated.updated_at != before else result.unchanged).append(plan.key)
-    result.written = bool(result.created or result.updated)
+            try:
+                # A savepoint per row, so one refused row does not hide the next one's errors.
+                with transaction.atomic():
+                    _write_row(plan, by=by, reason=reason, result=result)
+            except ValidationError as exc:
+                _service_errors(plan.line, exc, result)
+            except ApplicationError as exc:
+                result.errors.append(RowError(plan.line, "(row)", exc.message))
+        if result.errors or dry_run:
+            transaction.set_rollback(True)
+    if result.errors:
+        result.created, result.updated, result.unchanged = [], [], []
+    result.written = not dry_run and not result.errors and bool(result.created or result.updated)
     return result
+
+
+def _write_row(plan: _Planned, *, by: User, reason: str, result: ImportResult) -> None:
+    if plan.existing is None:
+        services.automation_create(
+            by=by, reason=reason, key=plan.key, data_fields=plan.data_fields or [], tags=plan.tags or [], **plan.fields
+        )
+        result.created.append(plan.key)
+        return
+    before = plan.existing.updated_at
+    updated = services.automation_update(
+        automation=plan.existing, by=by, reason=reason, data_fields=plan.data_fields, tags=plan.tags, **plan.fields
+    )
+    (result.updated if updated.updated_at != before else result.unchanged).append(plan.key)
+
+
+def _service_errors(line: int, error: ValidationError, result: ImportResult) -> None:
+    if not hasattr(error, "error_dict"):
+        result.errors.append(RowError(line, "(row)", " ".join(error.messages)))
+        return
+    for name, messages in error.message_dict.items():
+        column = name if name in COLUMNS else "(row)"
+        result.errors.append(RowError(line, column, " ".join(messages)))
 
 
 def _cell(automation: Automation, column: str) -> str:
@@ -357,4 +407,4 @@ def export_lines(queryset):
     writer = csv.writer(_Echo())
     yield writer.writerow(EXPORT_COLUMNS)
     for automation in queryset.iterator(chunk_size=500):
-        yield writer.writerow([_cell(automation, column) for column in EXPORT_COLUMNS])
+        yield writer.writerow([_quote(_cell(automation, column)) for column in EXPORT_COLUMNS])

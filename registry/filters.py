@@ -6,6 +6,7 @@ from django.db.models import Q
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 
+from revops_gov.api import token_system
 from revops_gov.choices import System
 
 from .choices import TIER_RANK, DataFieldStatus, LifecycleStatus, OwnerRole, RiskTier, Team, WorkflowType
@@ -123,9 +124,17 @@ class DataFieldFilter(django_filters.FilterSet):
 
 class ChangeEventFilter(django_filters.FilterSet):
     kind = django_filters.ChoiceFilter(choices=ChangeEvent._meta.get_field("kind").choices)
-    automation = django_filters.CharFilter(field_name="automations__key", label="Automation key")
+    automation = django_filters.CharFilter(method="filter_automation", label="Automation key")
 
     class Meta:
         model = ChangeEvent
         fields = []
         form = CompactFilterForm
+
+    def filter_automation(self, queryset, name, value):
+        # An integration token finds events only by its own system's automations: asking for
+        # another system's key must not tell it which events touched that automation.
+        match = Q(automations__key=value)
+        if system := token_system(self.request):
+            match &= Q(automations__system=system)
+        return queryset.filter(pk__in=ChangeEvent.objects.filter(match).values("pk"))

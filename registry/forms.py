@@ -105,11 +105,6 @@ class BulkOwnerForm(StyledFormMixin, forms.Form):
 
 class ImportForm(StyledFormMixin, forms.Form):
     file = forms.FileField(label="CSV file", help_text="Exported from your CRM or from this registry (UTF-8).")
-    only_valid = forms.BooleanField(
-        required=False,
-        label="If some rows have errors, import the valid rows anyway",
-        help_text="Left unticked, nothing is written unless every row is valid.",
-    )
 
     def clean_file(self):
         upload = self.cleaned_data["file"]

@@ -11,6 +11,7 @@ from simple_history.models import HistoricalRecords
 
 from revops_gov.choices import System
 
+from .cadence import cadence_refusal
 from .choices import (
     DEFAULT_CADENCE_BY_TIER,
     ChangeEventKind,
@@ -111,6 +112,11 @@ class DataField(models.Model):
 # sets, so the first version is "created" and already lists its fields (registry.services).
 AUTOMATION_HISTORY = HistoricalRecords(m2m_fields=["data_fields", "tags"])
 CHANGE_EVENT_HISTORY = HistoricalRecords(m2m_fields=["automations", "data_fields"])
+
+
+# The longest expected interval or grace period: beyond a year the "did not run" monitor has
+# nothing to watch, and much longer durations overflow the database's interval.
+MAX_SCHEDULE_DURATION = timedelta(days=366)
 
 
 class AutomationQuerySet(models.QuerySet):
@@ -242,7 +248,8 @@ class Automation(models.Model):
         choices=ReviewCadence.choices,
         null=True,
         blank=True,
-        help_text="Leave empty to follow the tier's default (high monthly, medium quarterly, low twice a year).",
+        help_text="Leave empty to follow the tier's default (high monthly, medium quarterly, low twice a year); "
+        "never longer than the tier allows.",
     )
     review_cadence_days = models.GeneratedField(
         expression=cadence_days_expression(),
@@ -343,6 +350,10 @@ class Automation(models.Model):
             errors["schedule_interval"] = "Say how often it runs, or choose another schedule kind."
         if self.schedule_interval is not None and self.schedule_interval <= timedelta(0):
             errors["schedule_interval"] = "The interval must be longer than zero."
+        for name in ("schedule_interval", "schedule_grace"):
+            value = getattr(self, name)
+            if value is not None and value > MAX_SCHEDULE_DURATION:
+                errors[name] = f"At most {MAX_SCHEDULE_DURATION.days} days."
         if self.schedule_kind == ScheduleKind.CRON:
             if not self.schedule_cron:
                 errors["schedule_cron"] = "Give the cron expression, for example 0 7 * * 1-5."
@@ -352,6 +363,8 @@ class Automation(models.Model):
                 )
         if self.schedule_grace is not None and self.schedule_grace < timedelta(0):
             errors["schedule_grace"] = "The grace period cannot be negative."
+        if refusal := cadence_refusal(self.risk_tier, self.review_cadence):
+            errors["review_cadence"] = refusal
         if errors:
             raise ValidationError(errors)
 

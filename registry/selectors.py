@@ -106,9 +106,17 @@ def datafield_queryset() -> QuerySet[DataField]:
     )
 
 
-def change_event_queryset() -> QuerySet[ChangeEvent]:
-    return ChangeEvent.objects.select_related("recorded_by").prefetch_related(
-        Prefetch("automations", queryset=Automation.objects.only("pk", "key", "name")),
+def change_event_queryset(*, system: str | None = None) -> QuerySet[ChangeEvent]:
+    """Change events with their automations and fields. Given a system (an integration token's),
+    only the events touching that system's automations, and of each only those automations: an
+    event that also affected another CRM's automations does not name them."""
+    automations = Automation.objects.only("pk", "key", "name", "system")
+    events = ChangeEvent.objects.all()
+    if system:
+        automations = automations.filter(system=system)
+        events = events.filter(pk__in=ChangeEvent.objects.filter(automations__system=system).values("pk"))
+    return events.select_related("recorded_by").prefetch_related(
+        Prefetch("automations", queryset=automations),
         Prefetch("data_fields", queryset=DataField.objects.only("pk", "object_name", "api_name")),
     )
 

@@ -183,9 +183,17 @@ class AutomationInputSerializer(serializers.ModelSerializer):
         required=False, allow_blank=True, max_length=500, help_text="Why; kept in the history. Required on PATCH."
     )
 
+    # Sent, these are refused by name (400) rather than silently ignored.
+    refused = {
+        "status": (
+            "The lifecycle status is read-only here: a new automation is always proposed, and it moves only "
+            "through POST /api/v1/automations/{key}/transition/, with its gate."
+        ),
+    }
+
     class Meta:
         model = Automation
-        fields = (*AUTOMATION_INPUT_FIELDS, "change_reason")
+        fields = (*(f for f in AUTOMATION_INPUT_FIELDS if f != "status"), "change_reason")
         extra_kwargs = {
             "key": {"validators": []},
             "system": {"required": False, "help_text": "Defaults to the integration token's system."},
@@ -196,26 +204,24 @@ class AutomationInputSerializer(serializers.ModelSerializer):
             raise serializers.ValidationError("The last review cannot be in the future.")
         return value
 
-
-class AutomationPatchSerializer(AutomationInputSerializer):
-    change_reason = serializers.CharField(max_length=500, help_text="Why; kept in the history.")
-
-    class Meta(AutomationInputSerializer.Meta):
-        fields = tuple(
-            f for f in AutomationInputSerializer.Meta.fields if f not in ("key", "status", "last_reviewed_at")
-        )
-
     def to_internal_value(self, data):
-        if isinstance(data, dict):
-            refused = {
-                "key": "The key never changes; register a new automation instead.",
-                "status": "The lifecycle status changes only through a lifecycle move, with its gate.",
-                "last_reviewed_at": "Reviews are recorded by marking the automation reviewed.",
-            }
-            errors = {name: [message] for name, message in refused.items() if name in data}
+        if hasattr(data, "keys"):
+            errors = {name: [message] for name, message in self.refused.items() if name in data}
             if errors:
                 raise serializers.ValidationError(errors)
         return super().to_internal_value(data)
+
+
+class AutomationPatchSerializer(AutomationInputSerializer):
+    change_reason = serializers.CharField(max_length=500, help_text="Why; kept in the history.")
+    refused = {
+        **AutomationInputSerializer.refused,
+        "key": "The key never changes; register a new automation instead.",
+        "last_reviewed_at": "Reviews are recorded by marking the automation reviewed.",
+    }
+
+    class Meta(AutomationInputSerializer.Meta):
+        fields = tuple(f for f in AutomationInputSerializer.Meta.fields if f not in ("key", "last_reviewed_at"))
 
 
 class DataFieldSerializer(serializers.ModelSerializer):

@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
+from django.utils.text import slugify
 
 from revops_gov.errors import ApplicationError
 from revops_gov.models import User
@@ -138,11 +139,25 @@ def _save_with_m2m(obj, *, tracker, by: User | None, reason: str, m2m: dict) -> 
     tracker.create_historical_record(obj, "+" if creating else "~")
 
 
+def tag_slugs(names: Iterable[str]) -> list[str]:
+    """The tags' names as stored (lowercase slugs), refusing one longer than a tag can be."""
+    slugs = sorted({slugify(name) for name in names if slugify(name)})
+    limit = Tag._meta.get_field("name").max_length
+    too_long = [slug for slug in slugs if len(slug) > limit]
+    if too_long:
+        raise ValidationError(
+            {
+                "tags": f"A tag has at most {limit} characters; too long: "
+                + ", ".join(f"{slug[:20]}… ({len(slug)} characters)" for slug in too_long)
+                + "."
+            }
+        )
+    return slugs
+
+
 def tags_resolve(names: Iterable[str]) -> list[Tag]:
     """Tag objects for names (normalised to lowercase slugs), created when new."""
-    from django.utils.text import slugify
-
-    slugs = sorted({slugify(name) for name in names if slugify(name)})
+    slugs = tag_slugs(names)
     existing = {tag.name: tag for tag in Tag.objects.filter(name__in=slugs)}
     missing = [Tag(name=slug) for slug in slugs if slug not in existing]
     if missing:

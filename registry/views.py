@@ -1,4 +1,5 @@
 from django.contrib import messages
+from django.core import signing
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404, StreamingHttpResponse
@@ -269,43 +270,68 @@ class BulkOwnerView(RoleRequiredMixin, View):
 
 
 class ImportView(RoleRequiredMixin, View):
+    """Check first, then confirm. The check runs the whole import and rolls it back, and says
+    what importing would do; the confirmation carries the checked file back signed (no server
+    state, so any web process can take it) and imports it whole or not at all."""
+
     required = "govern"
+    template = "registry/import.html"
+    CHECK_MAX_AGE = 3600
+
+    def _salt(self) -> str:
+        return f"registry.csv-import:{self.request.user.pk}"
+
+    def _render(self, form, *, result=None, checked=None, filename="", refusal="", status=200):
+        context = {
+            "form": form,
+            "result": result,
+            "checked": checked,
+            "filename": filename,
+            "refusal": refusal,
+            "columns": csv_io.COLUMNS,
+        }
+        return render(self.request, self.template, context, status=status)
 
     def get(self, request):
-        return render(request, "registry/import.html", {"form": ImportForm(), "columns": csv_io.COLUMNS})
+        return self._render(ImportForm())
 
     def post(self, request):
+        if "checked" in request.POST:
+            return self._confirm(request)
         form = ImportForm(request.POST, request.FILES)
-        result = None
-        status = 200
-        if form.is_valid():
-            upload = form.cleaned_data["file"]
-            try:
-                result = csv_io.import_automations(
-                    content=upload.read(),
-                    by=request.user,
-                    filename=upload.name,
-                    only_valid=form.cleaned_data["only_valid"],
-                )
-            except csv_io.CsvFileError as exc:
-                form.add_error("file", exc.messages[0])
-            else:
-                if result.errors and not result.written:
-                    status = 400
-        else:
-            status = 400
-        if form.errors:
-            status = 400
-        return render(
-            request,
-            "registry/import.html",
-            {
-                "form": form if (form.errors or result is None or result.errors) else ImportForm(),
-                "result": result,
-                "columns": csv_io.COLUMNS,
-            },
-            status=status,
+        if not form.is_valid():
+            return self._render(form, status=400)
+        upload = form.cleaned_data["file"]
+        content = upload.read()
+        try:
+            result = csv_io.import_automations(content=content, by=request.user, filename=upload.name, dry_run=True)
+        except csv_io.CsvFileError as exc:
+            form.add_error("file", exc.messages[0])
+            return self._render(form, status=400)
+        if result.errors:
+            return self._render(form, result=result, filename=upload.name, status=400)
+        checked = signing.dumps(
+            {"name": upload.name, "text": content.decode("utf-8")}, salt=self._salt(), compress=True
         )
+        return self._render(ImportForm(), result=result, checked=checked, filename=upload.name)
+
+    def _confirm(self, request):
+        form = ImportForm()
+        try:
+            payload = signing.loads(request.POST["checked"], salt=self._salt(), max_age=self.CHECK_MAX_AGE)
+        except signing.SignatureExpired:
+            return self._render(form, refusal="That check is more than an hour old; check the file again.", status=400)
+        except signing.BadSignature:
+            refusal = "That confirmation is not one this page made for you; check the file again."
+            return self._render(form, refusal=refusal, status=400)
+        filename = payload["name"]
+        try:
+            content = payload["text"].encode("utf-8")
+            result = csv_io.import_automations(content=content, by=request.user, filename=filename)
+        except csv_io.CsvFileError as exc:
+            return self._render(form, refusal=exc.messages[0], status=400)
+        # The registry may have changed since the check: then nothing is written and the rows say why.
+        return self._render(form, result=result, filename=filename, status=400 if result.errors else 200)
 
 
 # --- Data dictionary --------------------------------------------------------------------------

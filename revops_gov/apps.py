@@ -14,3 +14,4 @@ class RevopsGovConfig(AppConfig):
         register_nav_item(
             NavItem("Integrations", "integration-list", required="govern", order=90, section="/integrations/")
         )
+        register_nav_item(NavItem("Deliveries", "delivery-list", required="govern", order=91, section="/deliveries/"))

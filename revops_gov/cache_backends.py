@@ -102,8 +102,25 @@ class ResilientRedisCache(RedisCache):
             raise ValueError(f"Key '{key}' unavailable: the cache is down") from exc
 
     def clear(self):
+        """Remove this site's keys only. Django's RedisCache empties the whole Redis database,
+        which may hold another site's (or another test process's) keys under another prefix."""
+        if not self.key_prefix:
+            try:
+                return super().clear()
+            except RedisError as exc:
+                self._degraded("clear", exc)
+                return False
         try:
-            return super().clear()
+            client = self._cache.get_client(write=True)
+            batch = []
+            for key in client.scan_iter(match=f"{self.key_prefix}:*", count=1000):
+                batch.append(key)
+                if len(batch) >= 1000:
+                    client.delete(*batch)
+                    batch.clear()
+            if batch:
+                client.delete(*batch)
+            return True
         except RedisError as exc:
             self._degraded("clear", exc)
             return False

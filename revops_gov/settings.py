@@ -6,14 +6,23 @@ DATABASE_URL, CELERY_BROKER_URL, REDIS_URL/CACHE_URL and EMAIL_URL switches to P
 Redis and SMTP; nothing else changes between the two.
 """
 
+import os
 from datetime import timedelta
 from pathlib import Path
 
 import environ
 import xstatic.pkg.bootstrap
+from celery.schedules import crontab
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(environ.Env().str("REVOPS_VAR_DIR", default=str(BASE_DIR / "var")))
+# The test suite runs in several processes at once (pytest-xdist): each process, and the workers
+# and servers it starts, gets its own var/ (SQLite file, file cache, broker folders) and its own
+# cache key prefix, so one process clearing its cache never empties another's.
+XDIST_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
+if XDIST_WORKER:
+    VAR_DIR = VAR_DIR / f"xdist-{XDIST_WORKER}"
 VAR_DIR.mkdir(parents=True, exist_ok=True)
 
 env = environ.Env()
@@ -47,6 +56,7 @@ INSTALLED_APPS = [
     "approvals",
     "backlog",
     "health",
+    "discovery",
 ]
 
 MIDDLEWARE = [
@@ -56,10 +66,12 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "revops_gov.oidc.RecheckWithProvider",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
+    "revops_gov.db_routers.ReplicaReadsMiddleware",
 ]
 
 ROOT_URLCONF = "revops_gov.urls"
@@ -97,6 +109,37 @@ else:
     # A new PostgreSQL connection costs ~5 ms; keep them for a minute and check them first.
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# A read replica (PostgreSQL streaming replication, RDS/Cloud SQL read replica): the dashboard,
+# lists, review pages and exports read from it; writes, the permit check, the API and everything
+# about who you are stay on the primary (revops_gov/db_routers.py).
+_replica_url = env.str("DATABASE_REPLICA_URL", default="")
+if _replica_url:
+    DATABASES["replica"] = {
+        **env.db_url_config(_replica_url),
+        "CONN_MAX_AGE": DATABASES["default"].get("CONN_MAX_AGE", 0),
+        "CONN_HEALTH_CHECKS": True,
+        "TEST": {"MIRROR": "default"},
+    }
+    DATABASE_ROUTERS = ["revops_gov.db_routers.ReplicaRouter"]
+REVOPS_REPLICA_VIEWS = frozenset(
+    {
+        "dashboard:dashboard",
+        "registry:automation-list",
+        "registry:automation-export",
+        "registry:datafield-list",
+        "registry:changeevent-list",
+        "backlog:board",
+        "backlog:export",
+        "decisions:history",
+        "health:finding-list",
+        "health:automation-runs",
+        "health:automation-runs-export",
+        "reviews:list",
+        "reviews:detail",
+        "reviews:export",
+        "reviews:trend",
+    }
+)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "revops_gov.User"
 
@@ -109,7 +152,7 @@ if _cache_url.startswith(("redis://", "rediss://")):
             # reads fall back to the database (revops_gov/cache_backends.py).
             "BACKEND": "revops_gov.cache_backends.ResilientRedisCache",
             "LOCATION": _cache_url,
-            "KEY_PREFIX": env.str("CACHE_KEY_PREFIX", default="revops"),
+            "KEY_PREFIX": env.str("CACHE_KEY_PREFIX", default="revops") + (f"-{XDIST_WORKER}" if XDIST_WORKER else ""),
             "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
         }
     }
@@ -137,6 +180,63 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
+
+
+# --- Company sign-in (OpenID Connect; revops_gov/oidc.py, README "Company sign-in") ---------
+def _group_map(value: str, *, keys: dict | None = None) -> dict:
+    """ "key=group a,group b;key2=group c" → {key: [groups]} (keys renamed through `keys`)."""
+    result: dict = {}
+    for part in filter(None, (p.strip() for p in value.split(";"))):
+        if "=" not in part:
+            raise ImproperlyConfigured(f"Expected key=group,group in {value!r}, found {part!r}.")
+        key, groups = (x.strip() for x in part.split("=", 1))
+        if keys is not None:
+            if key not in keys:
+                raise ImproperlyConfigured(f"Unknown role {key!r} in REVOPS_OIDC_ROLE_GROUPS: use {sorted(keys)}.")
+            key = keys[key]
+        result.setdefault(key, []).extend(g.strip() for g in groups.split(",") if g.strip())
+    return result
+
+
+_ROLE_KEYS = {"admin": "revops_admin", "revops_admin": "revops_admin", "manager": "manager", "viewer": "viewer"}
+REVOPS_OIDC = {
+    "ISSUER": env.str("REVOPS_OIDC_ISSUER", default=""),
+    "CLIENT_ID": env.str("REVOPS_OIDC_CLIENT_ID", default=""),
+    "PROVIDER_NAME": env.str("REVOPS_OIDC_PROVIDER_NAME", default="your company account"),
+    "GROUPS_CLAIM": env.str("REVOPS_OIDC_GROUPS_CLAIM", default="groups"),
+    "ROLE_GROUPS": _group_map(env.str("REVOPS_OIDC_ROLE_GROUPS", default=""), keys=_ROLE_KEYS),
+    # group → team: "sales=Sales EMEA,Sales US;cs=Customer Success" read as {group: team}
+    "TEAM_GROUPS": {
+        group: team
+        for team, groups in _group_map(env.str("REVOPS_OIDC_TEAM_GROUPS", default="")).items()
+        for group in groups
+    },
+    "MANAGER_CLAIM": env.str("REVOPS_OIDC_MANAGER_CLAIM", default=""),
+    "PASSWORD_LOGIN": env.str("REVOPS_PASSWORD_LOGIN", default="everyone"),
+    "BREAK_GLASS_USERS": env.list("REVOPS_BREAK_GLASS_USERS", default=[]),
+    "TIMEOUT": env.int("REVOPS_OIDC_TIMEOUT_SECONDS", default=10),
+}
+if REVOPS_OIDC["PASSWORD_LOGIN"] not in ("everyone", "break-glass"):
+    raise ImproperlyConfigured("REVOPS_PASSWORD_LOGIN is 'everyone' or 'break-glass'.")
+if REVOPS_OIDC["ISSUER"] and not (REVOPS_OIDC["CLIENT_ID"] and REVOPS_OIDC["ROLE_GROUPS"]):
+    raise ImproperlyConfigured("REVOPS_OIDC_ISSUER needs REVOPS_OIDC_CLIENT_ID and REVOPS_OIDC_ROLE_GROUPS too.")
+AUTHENTICATION_BACKENDS = ["revops_gov.oidc.PasswordBackend", "revops_gov.oidc.CompanySignInBackend"]
+OIDC_RP_CLIENT_ID = REVOPS_OIDC["CLIENT_ID"]
+OIDC_RP_CLIENT_SECRET = env.str("REVOPS_OIDC_CLIENT_SECRET", default="")
+OIDC_RP_SIGN_ALGO = env.str("REVOPS_OIDC_SIGN_ALGO", default="RS256")
+OIDC_RP_SCOPES = env.str("REVOPS_OIDC_SCOPES", default="openid email profile")
+# Endpoints come from the issuer's discovery document; set these only to override it.
+OIDC_OP_AUTHORIZATION_ENDPOINT = env.str("REVOPS_OIDC_AUTHORIZATION_ENDPOINT", default="")
+OIDC_OP_TOKEN_ENDPOINT = env.str("REVOPS_OIDC_TOKEN_ENDPOINT", default="")
+OIDC_OP_USER_ENDPOINT = env.str("REVOPS_OIDC_USERINFO_ENDPOINT", default="")
+OIDC_OP_JWKS_ENDPOINT = env.str("REVOPS_OIDC_JWKS_ENDPOINT", default="")
+OIDC_USE_NONCE = True
+OIDC_USE_PKCE = True
+OIDC_STORE_ID_TOKEN = True  # the hint for RP-initiated logout
+OIDC_TIMEOUT = REVOPS_OIDC["TIMEOUT"]
+OIDC_RENEW_ID_TOKEN_EXPIRY_SECONDS = env.int("REVOPS_OIDC_RECHECK_SECONDS", default=15 * 60)
+OIDC_OP_LOGOUT_URL_METHOD = "revops_gov.oidc.provider_logout_url"
+LOGIN_REDIRECT_URL_FAILURE = "/login/refused/"
 SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 
 # --- Security (production values come from the environment; `check --deploy` is clean) ------
@@ -263,6 +363,8 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 # can see and change it (django-celery-beat).
 CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     "revops-heartbeat": {"task": "revops_gov.tasks.heartbeat", "schedule": timedelta(minutes=5)},
+    # Re-enqueue every delivery whose next try is due (nothing is lost with a dead worker).
+    "outbox-sweep": {"task": "outbox.sweep", "schedule": timedelta(minutes=1)},
 }
 # Each app adds its periodic tasks in its own block below, so apps never edit the same lines.
 
@@ -280,21 +382,46 @@ CELERY_BEAT_SCHEDULE |= {
     "decisions-outbox-sweep": {"task": "decisions.outbox_sweep", "schedule": timedelta(minutes=1)},
 }
 
+
+def daily_at(value: str, *, plus_minutes: int = 0) -> crontab:
+    """A crontab for HH:MM (+ minutes) every day, in CELERY_TIMEZONE (= TIME_ZONE): a fixed time of
+    day, not "24 hours after beat last started"."""
+    try:
+        hour, minute = (int(part) for part in value.split(":"))
+        if not (0 <= hour < 24 and 0 <= minute < 60):
+            raise ValueError
+    except ValueError:
+        raise ImproperlyConfigured(f"A time of day is HH:MM, e.g. 06:30; got “{value}”.") from None
+    total = (hour * 60 + minute + plus_minutes) % (24 * 60)
+    return crontab(hour=total // 60, minute=total % 60)
+
+
+# health's daily tasks run at this local time of day (TIME_ZONE), a few minutes apart.
+HEALTH_DAILY_AT = env.str("REVOPS_HEALTH_DAILY_AT", default="06:00")
+
+
 # health (run events, monitors):
 CELERY_BEAT_SCHEDULE |= {
     "health-monitors": {"task": "health.tasks.monitors_run", "schedule": timedelta(minutes=10)},
     "health-alerts": {"task": "health.tasks.findings_alert", "schedule": timedelta(minutes=15)},
-    "health-digest": {"task": "health.tasks.findings_digest", "schedule": timedelta(hours=24)},
-    "health-runs-purge": {"task": "health.tasks.runs_purge", "schedule": timedelta(hours=24)},
+    # Daily, at REVOPS_HEALTH_DAILY_AT: the purge first, then the digest of what the night found.
+    "health-runs-purge": {"task": "health.tasks.runs_purge", "schedule": daily_at(HEALTH_DAILY_AT)},
+    "health-digest": {"task": "health.tasks.findings_digest", "schedule": daily_at(HEALTH_DAILY_AT, plus_minutes=15)},
 }
 
 # health (monthly review, reminders):
 CELERY_BEAT_SCHEDULE |= {
+    # Daily: creates last month's review once (the unique month), re-computes it for late events.
+    "health-monthly-review": {
+        "task": "health.reviews.monthly_review",
+        "schedule": daily_at(HEALTH_DAILY_AT, plus_minutes=5),
+    },
     # Daily: one reminder per overdue review cycle, an escalation after the grace period, one
     # digest per person per run (health.reminders).
-    "health-review-reminders": {"task": "health.tasks.review_reminders_send", "schedule": timedelta(hours=24)},
-    # Daily: creates last month's review once (the unique month), re-computes it for late events.
-    "health-monthly-review": {"task": "health.reviews.monthly_review", "schedule": timedelta(hours=24)},
+    "health-review-reminders": {
+        "task": "health.tasks.review_reminders_send",
+        "schedule": daily_at(HEALTH_DAILY_AT, plus_minutes=10),
+    },
 }
 
 # --- History -------------------------------------------------------------------------------
@@ -317,6 +444,37 @@ REVOPS = {
     },
 }
 # Each app adds its settings in its own block below, so apps never edit the same lines.
+
+# The outbox (revops_gov.outbox): every email and alert webhook is a delivery row, sent by a worker.
+# A failed attempt is retried after BASE seconds, doubling up to MAX; after MAX_ATTEMPTS the
+# delivery is marked failed (an admin can resend it from /deliveries/).
+REVOPS |= {
+    # Slack (a Slack app's bot token for chat.postMessage; its signing secret for the buttons)
+    # and Microsoft Teams (Workflows webhooks; Office 365 connectors are retired).
+    "SLACK_BOT_TOKEN": env.str("REVOPS_SLACK_BOT_TOKEN", default=""),
+    "SLACK_SIGNING_SECRET": env.str("REVOPS_SLACK_SIGNING_SECRET", default=""),
+    "SLACK_API_URL": env.str("REVOPS_SLACK_API_URL", default="https://slack.com/api/"),
+    "CHAT_TIMEOUT_SECONDS": env.float("REVOPS_CHAT_TIMEOUT_SECONDS", default=10),
+    "OUTBOX_BACKOFF_BASE_SECONDS": env.float("REVOPS_OUTBOX_BACKOFF_BASE_SECONDS", default=60),
+    "OUTBOX_BACKOFF_MAX_SECONDS": env.float("REVOPS_OUTBOX_BACKOFF_MAX_SECONDS", default=3600),
+    "OUTBOX_MAX_ATTEMPTS": env.int("REVOPS_OUTBOX_MAX_ATTEMPTS", default=8),
+    # A claimed delivery not finished within this lease is sent again by the sweep (a dead worker).
+    "OUTBOX_LEASE_SECONDS": env.float("REVOPS_OUTBOX_LEASE_SECONDS", default=120),
+    "OUTBOX_WEBHOOK_TIMEOUT_SECONDS": env.float("REVOPS_OUTBOX_WEBHOOK_TIMEOUT_SECONDS", default=10),
+    # The Celery queue deliveries go to (None: the default queue).
+    "OUTBOX_QUEUE": env.str("REVOPS_OUTBOX_QUEUE", default="") or None,
+}
+
+# registry (review cadence):
+REVOPS |= {
+    # The longest review cadence each risk tier allows, in days (registry.cadence): high monthly,
+    # as the guide's "review automation health monthly"; medium quarterly; low twice a year.
+    "REVIEW_CADENCE_MAX_DAYS": {
+        "high": env.int("REVOPS_REVIEW_CADENCE_MAX_DAYS_HIGH", default=30),
+        "medium": env.int("REVOPS_REVIEW_CADENCE_MAX_DAYS_MEDIUM", default=90),
+        "low": env.int("REVOPS_REVIEW_CADENCE_MAX_DAYS_LOW", default=180),
+    },
+}
 
 # backlog:
 REVOPS |= {
@@ -385,6 +543,8 @@ REVOPS |= {
     # Monitor defaults; each can be set per automation (health.models.HealthThresholds).
     "HEALTH_DEFAULTS": {
         "expected_duration": timedelta(hours=1),
+        # A run still running this long after its start is marked timed out (a "timed out" finding).
+        "max_duration": timedelta(hours=env.int("REVOPS_HEALTH_MAX_RUN_HOURS", default=24)),
         "allowed_staleness": timedelta(hours=24),
         "override_rate": 0.3,
         "override_window_runs": 50,
@@ -422,8 +582,11 @@ REVOPS |= {
     },
 }
 SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"] |= {
+    # Run events: what a run's outcome and mode can be, one name each in the schema.
+    "RunOutcomeEnum": "health.choices.RunOutcome",
+    "RunModeEnum": "health.choices.RunMode",
     # A row's recommendation, its confirmed decision and each reason's action share one choice set.
-    "RecommendationEnum": "health.reviews.models.Recommendation",
+    "RecommendationEnum": "health.reviews.choices.Recommendation",
 }
 
 LOGGING = {
@@ -433,4 +596,14 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
+}
+
+# discovery (CRM metadata imports): caps on one import (zip bombs, runaway folders), and from how
+# many files an upload goes to the worker instead of being imported in the request.
+REVOPS |= {
+    "DISCOVERY_MAX_ARCHIVE_BYTES": env.int("REVOPS_DISCOVERY_MAX_ARCHIVE_BYTES", default=200 * 1024 * 1024),
+    "DISCOVERY_MAX_FILES": env.int("REVOPS_DISCOVERY_MAX_FILES", default=100_000),
+    "DISCOVERY_MAX_UNPACKED_BYTES": env.int("REVOPS_DISCOVERY_MAX_UNPACKED_BYTES", default=1024 * 1024 * 1024),
+    "DISCOVERY_MAX_FILE_BYTES": env.int("REVOPS_DISCOVERY_MAX_FILE_BYTES", default=25 * 1024 * 1024),
+    "DISCOVERY_WORKER_FROM_BYTES": env.int("REVOPS_DISCOVERY_WORKER_FROM_BYTES", default=5 * 1024 * 1024),
 }

@@ -102,6 +102,10 @@ WEBHOOK_PATH = "/hooks/revops"
 EVENT_HEADER, TIMESTAMP_HEADER, SIGNATURE_HEADER = "X-RevOps-Event-Id", "X-RevOps-Timestamp", "X-RevOps-Signature"
 
 
+# How each answer to a run event counts: a late fact merged into a stored run was accepted too.
+EVENT_COUNTS = {"created": "events_accepted", "merged": "events_accepted", "duplicate": "events_duplicate"}
+
+
 @dataclass
 class Config:
     url: str
@@ -529,10 +533,9 @@ class Simulation:
             self.stats.count["run_requests_single"] += 1
             answer = self.client.call("POST", "/api/v1/runs/", token, events[0])
             self.stats.count["events_sent"] += 1
-            if answer.status == 201:
-                self.stats.count["events_accepted"] += 1
-            elif answer.status == 200:
-                self.stats.count["events_duplicate"] += 1
+            if answer.ok:
+                status = (answer.data.get("results") or [{}])[0].get("status")
+                self.stats.count[EVENT_COUNTS.get(status, "events_error")] += 1
             else:
                 self.stats.count["events_error"] += 1
             return
@@ -546,7 +549,7 @@ class Simulation:
                 continue
             for item in answer.data.get("results", []):
                 status = item.get("status")
-                key = {"created": "events_accepted", "duplicate": "events_duplicate"}.get(status, "events_error")
+                key = EVENT_COUNTS.get(status, "events_error")
                 self.stats.count[key] += 1
                 if status == "error":
                     self.stats.errors.append(f"run event refused: {json.dumps(item)[:300]}")

@@ -1,24 +1,30 @@
 import logging
 import time
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
 from django.db import DatabaseError, connection
+from django.db.models import Q
 from django.http import HttpResponseServerError, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template import loader
 from django.urls import reverse
+from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views import View
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-from . import services
+from . import outbox, services
 from .celery import app as celery_app
 from .choices import System
 from .errors import ApplicationError, validation_error_fields
-from .models import ApiToken, Integration
+from .forms import DeliveryFilterForm, NotificationSettingsForm, TeamChannelForm
+from .models import AccessEvent, ApiToken, Delivery, Integration, TeamChannel, User
 from .ratelimits import login_over_limit, over_limit, too_many_requests
 from .roles import RoleRequiredMixin, can_decide, can_govern
 from .tasks import HEARTBEAT_KEY
@@ -45,6 +51,49 @@ class LoginView(auth_views.LoginView):
         if retry_after:
             return too_many_requests(request, retry_after=retry_after, what="log-in attempts")
         return super().post(request, *args, **kwargs)
+
+    def form_valid(self, form):
+        response = super().form_valid(form)
+        services.access_event_record(
+            kind=AccessEvent.Kind.SIGN_IN,
+            source=AccessEvent.Source.PASSWORD,
+            user=form.get_user(),
+            request=self.request,
+        )
+        return response
+
+    def get_context_data(self, **kwargs):
+        from . import oidc
+
+        return super().get_context_data(
+            company_sign_in=oidc.enabled(),
+            provider_name=settings.REVOPS_OIDC["PROVIDER_NAME"],
+            break_glass_only=settings.REVOPS_OIDC["PASSWORD_LOGIN"] == "break-glass",
+            **kwargs,
+        )
+
+
+class AccessLogView(RoleRequiredMixin, View):
+    """Sign-ins, refusals, role changes from the identity provider and sign-outs (admins)."""
+
+    required = "govern"
+
+    def get(self, request):
+        events = AccessEvent.objects.select_related("user")
+        kind = request.GET.get("kind", "")
+        if kind in AccessEvent.Kind.values:
+            events = events.filter(kind=kind)
+        page = Paginator(events, 50).get_page(request.GET.get("page"))
+        return render(
+            request,
+            "account/access_log.html",
+            {
+                "page": page,
+                "kinds": AccessEvent.Kind.choices,
+                "kind": kind,
+                "kind_query": f"kind={kind}" if kind else "",
+            },
+        )
 
 
 def _check_database() -> str | None:
@@ -212,3 +261,89 @@ def server_error(request):
     if request.path.startswith("/api/"):
         return JsonResponse({"message": message}, status=500)
     return HttpResponseServerError(loader.render_to_string("errors/500.html", {"message": message}))
+
+
+def delivery_queryset(filters: dict):
+    """The deliveries matching the page's filters, newest first."""
+    rows = Delivery.objects.select_related("recipient")
+    for name in ("status", "channel", "kind"):
+        if filters.get(name):
+            rows = rows.filter(**{name: filters[name]})
+    if filters.get("recipient"):
+        text = filters["recipient"]
+        rows = rows.filter(Q(recipient__username__iexact=text) | Q(address__icontains=text))
+    if filters.get("about"):
+        rows = rows.filter(about=filters["about"])
+    return rows.order_by("-created_at", "-pk")
+
+
+class DeliveryListView(RoleRequiredMixin, View):
+    """Every message in the outbox (email, alert webhooks) with its attempts, last error, next try
+    and a resend button (admins)."""
+
+    required = "govern"
+
+    def get(self, request):
+        form = DeliveryFilterForm(request.GET or None)
+        filters = form.cleaned_data if form.is_valid() else {}
+        page = Paginator(delivery_queryset(filters), 50).get_page(request.GET.get("page"))
+        query = request.GET.copy()
+        query.pop("page", None)
+        return render(
+            request,
+            "account/deliveries.html",
+            {"form": form, "page": page, "query": query.urlencode(), "now": timezone.now()},
+        )
+
+
+class DeliveryResendView(RoleRequiredMixin, View):
+    required = "govern"
+
+    def post(self, request, pk):
+        delivery = get_object_or_404(Delivery, pk=pk)
+        outbox.delivery_resend(delivery=delivery, by=request.user)
+        messages.success(request, f"Delivery {delivery.pk} ({delivery.subject}) is queued to be sent again.")
+        back = request.POST.get("next", "")
+        if not back.startswith("/deliveries/") or not url_has_allowed_host_and_scheme(back, allowed_hosts=None):
+            back = reverse("delivery-list")
+        return redirect(back)
+
+
+class NotificationSettingsView(RoleRequiredMixin, View):
+    """Where a person is told: email, Slack, Teams or the digest only (their team's choice if none)."""
+
+    required = "read"
+
+    def get(self, request, form=None, status=200):
+        form = form or NotificationSettingsForm(instance=request.user)
+        team = TeamChannel.objects.filter(team=request.user.team).first() if request.user.team else None
+        return render(request, "account/notifications.html", {"form": form, "team_channel": team}, status=status)
+
+    def post(self, request):
+        form = NotificationSettingsForm(request.POST, instance=User.objects.get(pk=request.user.pk))
+        if not form.is_valid():
+            return self.get(request, form=form, status=400)
+        services.user_notifications_set(user=request.user, by=request.user, **form.cleaned_data)
+        messages.success(request, "Saved: this is where you will be told from now on.")
+        return redirect("account-notifications")
+
+
+class TeamChannelsView(RoleRequiredMixin, View):
+    """How each team is told (admins)."""
+
+    required = "govern"
+
+    def get(self, request, form=None, status=200):
+        teams = TeamChannel.objects.all()
+        return render(
+            request, "account/team_channels.html", {"teams": teams, "form": form or TeamChannelForm()}, status=status
+        )
+
+    def post(self, request):
+        existing = TeamChannel.objects.filter(team=request.POST.get("team", "").strip()).first()
+        form = TeamChannelForm(request.POST, instance=existing)
+        if not form.is_valid():
+            return self.get(request, form=form, status=400)
+        services.team_channel_set(by=request.user, **form.cleaned_data)
+        messages.success(request, f"Saved how {form.cleaned_data['team']} is told.")
+        return redirect("team-channels")

@@ -19,6 +19,7 @@ from django.core.cache import cache
 from django.test import override_settings
 from rest_framework.test import APIClient
 
+from revops_gov import outbox
 from revops_gov.roles import Role
 from tests.factories import UserFactory, integration_token, personal_token
 
@@ -37,6 +38,23 @@ def _test_settings():
         PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"],
     ):
         yield
+
+
+_REAL_DISPATCH = outbox.dispatch
+
+
+@pytest.fixture(autouse=True)
+def _outbox_delivers_at_once(monkeypatch):
+    """Tests read `mail.outbox` right after the code under test: here the outbox tries each new
+    delivery at once, in the test's process, instead of handing it to the worker after the commit.
+    Tests of the real path (on commit, through the task, retries) ask for `queued_outbox`."""
+    monkeypatch.setattr(outbox, "dispatch", lambda ids: [outbox.deliver(pk) for pk in ids])
+
+
+@pytest.fixture
+def queued_outbox(_outbox_delivers_at_once, monkeypatch):
+    """The production path: new deliveries wait for the commit and the worker (or `deliver_due`)."""
+    monkeypatch.setattr(outbox, "dispatch", _REAL_DISPATCH)
 
 
 @pytest.fixture(autouse=True)
@@ -129,7 +147,9 @@ class Worker:
 def start_worker(
     tmp_path, *, queue: str, extra_env: dict | None = None, pool: str = "solo", concurrency: int = 1
 ) -> Worker:
-    env = {**os.environ, "DATABASE_URL": _database_url(), **(extra_env or {})}
+    # The worker sends the outbox's deliveries it enqueues on its own queue (a test worker consumes
+    # only its queue; the default one is nobody's).
+    env = {**os.environ, "DATABASE_URL": _database_url(), "REVOPS_OUTBOX_QUEUE": queue, **(extra_env or {})}
     log = tmp_path / f"worker-{queue}.log"
     process = subprocess.Popen(
         [

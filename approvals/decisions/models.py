@@ -188,3 +188,34 @@ class DeliveryAttempt(models.Model):
 
     def __str__(self):
         return f"Attempt at {self.attempted_at:%Y-%m-%d %H:%M:%S}: {self.status_code or self.error}"
+
+
+class ChatAction(models.Model):
+    """A button pressed in a chat app about a decision request: who (the chat member and the user
+    it maps to), which option, and what came of it. The source of decisions made from chat."""
+
+    OUTCOMES = [("decided", "decided"), ("refused", "refused"), ("conflict", "already decided")]
+
+    request = models.ForeignKey(
+        DecisionRequest, on_delete=models.CASCADE, related_name="chat_actions", verbose_name="decision request"
+    )
+    source = models.CharField("source", max_length=10, default="slack")
+    member_id = models.CharField("chat member", max_length=40)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name="user",
+    )
+    option = models.CharField("option", max_length=40)
+    outcome = models.CharField("outcome", max_length=10, choices=OUTCOMES)
+    detail = models.CharField("detail", max_length=500, blank=True)
+    at = models.DateTimeField("at", auto_now_add=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+
+    def __str__(self):
+        return f"{self.source} {self.member_id}: {self.option} → {self.outcome}"

@@ -163,6 +163,9 @@ def decision_request_create(
         if not idempotency_key:
             raise
         return DecisionRequest.objects.get(created_by=by, idempotency_key=idempotency_key), False
+    from .chat import announce  # chat imports these services to decide
+
+    announce(request)
     return request, True
 
 

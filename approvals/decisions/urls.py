@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import views
+from . import chat, views
 
 app_name = "decisions"
 
@@ -16,4 +16,5 @@ urlpatterns = [
     path("decisions/<int:pk>/decide/", views.DecideView.as_view(), name="decide"),
     path("decisions/<int:pk>/reassign/", views.ReassignView.as_view(), name="reassign"),
     path("decisions/<int:pk>/cancel/", views.CancelView.as_view(), name="cancel"),
+    path("integrations/slack/interactivity/", chat.slack_interactivity, name="slack-interactivity"),
 ]

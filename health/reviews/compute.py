@@ -1,18 +1,36 @@
 """A month's review rows, written by the database: one statement joins the reviewed automations
-(their registry facts) to one GROUP BY over the month's run events (every count a FILTER), one over
-its decision requests and one over the findings opened, and decides each row with the rules' SQL
-form (rules.verdict_sql); one INSERT … SELECT moves the rows into the review. Python finishes only
-the automations with a list fact — untrusted or deprecated fields, change events, runs on a trigger
-another automation also acted on — which `recommend` decides itself. The query count does not grow
-with the number of automations, and no per-automation work runs in Python for the others."""
+(who was shadow, live or paused at any moment of the month, read from the lifecycle moves; their
+registry facts) to one GROUP BY over the month's run events (every count a FILTER, late facts
+included: they are merged into the runs), one over its decision requests and one over the findings
+opened, and decides each row with the rules' SQL form (rules.verdict_sql); one INSERT … SELECT
+moves the rows into the review. Python finishes only the automations with a list fact — untrusted
+or deprecated fields, change events, runs on a trigger another automation also acted on — which
+`recommend` decides itself, and the confirmed rows, which are frozen: their re-computed figures
+are written beside them. The query count does not grow with the number of automations, and no
+per-automation work runs in Python for the others."""
 
+import json
 from collections import defaultdict
 from datetime import date, datetime, timedelta
 from functools import reduce
 from operator import and_, or_
 
 from django.db import connection
-from django.db.models import Avg, BooleanField, Case, CharField, Count, Exists, F, OuterRef, Q, Sum, Value, When
+from django.db.models import (
+    Avg,
+    BooleanField,
+    Case,
+    CharField,
+    Count,
+    Exists,
+    F,
+    OuterRef,
+    Q,
+    Subquery,
+    Sum,
+    Value,
+    When,
+)
 from django.db.models.functions import Coalesce, JSONObject, Trim, TruncDate
 from django.utils import timezone
 
@@ -21,14 +39,18 @@ from approvals.decisions.models import DecisionRequest
 from registry.choices import DataFieldStatus, LifecycleStatus
 from registry.models import Automation, ChangeEvent
 
-from ..choices import RunOutcome
+from ..choices import FAILED_OUTCOMES, RunOutcome
 from ..models import Finding, RunEvent
 from .models import HealthReview, HealthReviewRow
-from .rules import COUNT_FIELDS, LIST_FACTS, recommend, verdict_sql
+from .rules import COUNT_FIELDS, FACT_FIELDS, FLAG_FACTS, LIST_FACTS, recommend, review_input, verdict_sql
 
-# Reviewed: what runs or ran (shadow, live, paused). Proposed, in design and approved have not run
-# yet; retired ones are gone. An automation retired or moved after its row exists keeps its row.
+# Reviewed: what ran in the month — an automation that was shadow, live or paused at any moment of
+# it, whatever it is today (proposed, in design and approved have not run yet; retired ones were
+# gone). An automation already in the review keeps its row when re-computed.
 REVIEWED_STATUSES = (LifecycleStatus.SHADOW, LifecycleStatus.LIVE, LifecycleStatus.PAUSED)
+# The lifecycle history, read through the relation (registry keeps the table and related name).
+LifecycleMove = Automation._meta.get_field("lifecycle_moves").related_model
+COMPUTED_TABLE = "review_rows_computed"
 
 
 def month_bounds(month: date) -> tuple[datetime, datetime]:
@@ -43,20 +65,45 @@ def previous_month(now: datetime) -> date:
     return (first - timedelta(days=1)).replace(day=1)
 
 
-def _in_review(review_id: int | None, *, prefix: str = "") -> Q:
-    """Reviewed now, or already in the review being re-computed (as a subquery: a list of ten
-    thousand ids as parameters costs more than the query). `prefix` reaches the automation from
-    another model ("automation__")."""
-    reviewed = Q(**{f"{prefix}status__in": REVIEWED_STATUSES})
-    if review_id is None:
-        return reviewed
-    rows = HealthReviewRow.objects.filter(review_id=review_id, automation=OuterRef(f"{prefix}pk" if prefix else "pk"))
-    return reviewed | Q(Exists(rows))
+def _status_at(moment, *, inclusive: bool = True):
+    """The automation's lifecycle status at a moment, from its lifecycle moves: the status the last
+    move at (or before) it went to; before any move, the status the first move left; no move at
+    all, today's status. `moment` is a value or an expression of the automation's row."""
+    moves = LifecycleMove.objects.filter(automation=OuterRef("pk"))
+    before = moves.filter(**{"created_at__lte" if inclusive else "created_at__lt": moment})
+    return Coalesce(
+        Subquery(before.order_by("-created_at", "-pk").values("to_status")[:1]),
+        Subquery(moves.order_by("created_at", "pk").values("from_status")[:1]),
+        F("status"),
+        output_field=CharField(),
+    )
+
+
+def _in_month(start, end) -> Q:
+    """Shadow, live or paused at any moment of [start, end): in one of those statuses when the month
+    began, or moved into one during it — and registered before the month ended, or reporting runs
+    in it (the registry may document an automation that ran in the CRM before it was registered:
+    an import of existing automations)."""
+    moved_in = LifecycleMove.objects.filter(
+        automation=OuterRef("pk"), created_at__gte=start, created_at__lt=end, to_status__in=REVIEWED_STATUSES
+    )
+    ran = RunEvent.objects.filter(automation=OuterRef("pk"), started_at__gte=start, started_at__lt=end)
+    return (Q(status_at_start__in=REVIEWED_STATUSES) | Exists(moved_in)) & (Q(created_at__lt=end) | Exists(ran))
 
 
 def _sql(queryset) -> tuple[str, list]:
     sql, params = queryset.query.sql_with_params()
     return sql, list(params)
+
+
+def _reviewed(review_id: int | None, start, end):
+    """The automations reviewed: shadow, live or paused at any moment of the month, or (re-computing)
+    already in the review."""
+    condition = _in_month(start, end)
+    automations = Automation.objects.alias(status_at_start=_status_at(start))
+    if review_id is not None:
+        condition |= Exists(HealthReviewRow.objects.filter(review_id=review_id, automation=OuterRef("pk")))
+    return automations.filter(condition)
 
 
 def _flag(condition: Q) -> Case:
@@ -75,17 +122,17 @@ def _active_username(owner: str) -> Case:
                 output_field=CharField())  # fmt: skip
 
 
-def _population(review_id: int | None):
-    """One row per automation reviewed: its status, the registry facts the row keeps (as JSON), and
-    the practical standard's four answers the rules read."""
+def _population(review_id: int | None, start, end):
+    """One row per automation reviewed: its status at the month's end, the registry facts the row
+    keeps (as JSON), and the practical standard's four answers the rules read."""
     texts = ("rule", "trigger", "business_purpose", "output_recipient", "expected_user_action", "record_changed")
     return (
-        Automation.objects.filter(_in_review(review_id))
+        _reviewed(review_id, start, end)
         .order_by()
         .alias(**{f"{name}_trimmed": Trim(name) for name in texts})
         .annotate(
             a_id=F("pk"),
-            a_status=F("status"),
+            a_status=_status_at(end, inclusive=False),
             owned=_flag(Q(rule_owner__is_active=True, failure_owner__is_active=True)),
             rule_written=_written("rule", "trigger"),
             # Visible: a person receives it and acts, or a record changes where people see it.
@@ -115,8 +162,8 @@ def _run_counts(start, end):
         .values("automation_id")
         .annotate(
             runs=Count("id", filter=~Q(outcome=RunOutcome.RUNNING)),
-            failures=Count("id", filter=Q(outcome=RunOutcome.FAILURE)),
-            bad_data_failures=Count("id", filter=Q(outcome=RunOutcome.FAILURE, data_quality_issue=True)),
+            failures=Count("id", filter=Q(outcome__in=FAILED_OUTCOMES)),
+            bad_data_failures=Count("id", filter=Q(outcome__in=FAILED_OUTCOMES, data_quality_issue=True)),
             overridden_runs=Count("id", filter=Q(overridden=True)),
             alerts=Coalesce(Sum("alerts_sent"), 0),
             alerts_no_action=Coalesce(Sum("alerts_sent", filter=no_action), 0),
@@ -238,25 +285,29 @@ COUNT_SQL = _FROM_RUNS | {
     "duplicate_runs": "0",  # set with the list facts, below
     "avg_response_seconds": "ROUND(r.avg_response)",
 }
+COMPUTED_COLUMNS = (*COUNT_SQL, "status", "facts", "noisy", "recommendation")
 
 
 def _insert_rows(review: HealthReview, *, start, end, recompute: bool, limits: dict) -> int:
-    """Every reviewed automation's row, inserted or (re-computation) updated in place. The
-    confirmation columns are written only on insert, so a re-computation cannot lose them.
+    """Every reviewed automation's row, inserted or (re-computation) updated in place — except the
+    confirmed ones, which are frozen (see _recompute_confirmed). The confirmation columns are
+    written only on insert, so a re-computation cannot lose them.
 
     Two statements: the rows are computed into a temporary table first, because PostgreSQL plans
     no parallel workers for a SELECT inside an INSERT (it does for CREATE TABLE AS): the GROUP BY
-    over the month's run events runs on every core, then one INSERT … ON CONFLICT moves them."""
+    over the month's run events runs on every core, then one INSERT … ON CONFLICT moves them. The
+    temporary table stays until write_rows drops it: the confirmed rows read their new figures
+    from it."""
     table = HealthReviewRow._meta.db_table
-    population, population_params = _sql(_population(review.pk if recompute else None))
+    population, population_params = _sql(_population(review.pk if recompute else None, start, end))
     runs, runs_params = _sql(_run_counts(start, end))
     decisions, decisions_params = _sql(_decision_counts(start, end))
     findings, findings_params = _sql(_findings_opened(start, end))
     (recommendation, recommendation_params), (noisy, noisy_params) = verdict_sql(limits)
     counts = ", ".join(f"{sql} AS {name}" for name, sql in COUNT_SQL.items())
-    computed = (*COUNT_SQL, "status", "facts", "noisy", "recommendation")
+    computed = COMPUTED_COLUMNS
     compute_sql = f"""
-        CREATE TEMPORARY TABLE review_rows_computed AS
+        CREATE TEMPORARY TABLE {COMPUTED_TABLE} AS
         SELECT c.automation_id, {", ".join(f"c.{name}" for name in COUNT_SQL)}, c.status, c.facts,
                {noisy} AS noisy, {recommendation} AS recommendation
         FROM (
@@ -270,10 +321,11 @@ def _insert_rows(review: HealthReview, *, start, end, recompute: bool, limits: d
     """
     compute_params = noisy_params + recommendation_params  # in the order of the text
     compute_params += population_params + runs_params + decisions_params + findings_params
-    columns = ", ".join(("review_id", "automation_id", *computed, "decision", "note", "lifecycle_move"))
+    columns = ", ".join(("review_id", "automation_id", *computed, "decision", "note", "lifecycle_move",
+                         "figures_changed"))  # fmt: skip
     insert_sql = (
-        f"INSERT INTO {table} ({columns}) SELECT %s, automation_id, {', '.join(computed)}, '', '', '' "
-        "FROM review_rows_computed"
+        f"INSERT INTO {table} ({columns}) SELECT %s, automation_id, {', '.join(computed)}, '', '', '', FALSE "
+        f"FROM {COMPUTED_TABLE}"
     )
     if recompute:  # a new review has no rows to conflict with
         updates = ", ".join(f"{name} = excluded.{name}" for name in computed)
@@ -286,48 +338,119 @@ def _insert_rows(review: HealthReview, *, start, end, recompute: bool, limits: d
             for name in computed
         )
         # WHERE 1 = 1: SQLite reads "SELECT … FROM x ON CONFLICT" as a join's ON without it.
-        insert_sql += f" WHERE 1 = 1 ON CONFLICT (review_id, automation_id) DO UPDATE SET {updates} WHERE {changed}"
+        insert_sql += (
+            f" WHERE 1 = 1 ON CONFLICT (review_id, automation_id) DO UPDATE SET {updates} "
+            f"WHERE {table}.confirmed_at IS NULL AND ({changed})"
+        )
     with connection.cursor() as cursor:
         cursor.execute(compute_sql, compute_params)
         cursor.execute(insert_sql, [review.pk])
-        written = cursor.rowcount
-        cursor.execute("DROP TABLE review_rows_computed")
-    return written
+        return cursor.rowcount
 
 
-def _finish_with_lists(review: HealthReview, *, start, end, recompute: bool, limits: dict) -> None:
-    """The automations with a list fact: their lists into the row's facts, their duplicate runs,
-    and the recommendation and noise from `recommend`, which reads the lists."""
-    ids_filter = _in_review(review.pk if recompute else None, prefix="automation__")
+def _lists(review: HealthReview, *, start, end) -> tuple[dict[int, dict], dict[int, int]]:
+    """The list facts of the review's automations (fields, change events, other automations acting
+    on the same triggers) and their runs duplicating another automation's."""
+    ids_filter = Q(automation_id__in=HealthReviewRow.objects.filter(review=review).values("automation_id"))
     lists: dict[int, dict] = defaultdict(dict)
     for automation_id, facts in _fields(ids_filter).items():
         lists[automation_id] |= facts
     for automation_id, events in _change_events(ids_filter, start, end).items():
         lists[automation_id]["change_events"] = events
     duplicate_runs, partners = _duplicates(start, end)
-    if not lists and not partners:
+    if partners:
+        keys = dict(
+            Automation.objects.filter(pk__in={pk for ids in partners.values() for pk in ids}).values_list("pk", "key")
+        )
+        for automation_id, ids in partners.items():
+            lists[automation_id]["duplicates_with"] = sorted(keys.get(pk, f"#{pk}") for pk in ids)
+    return dict(lists), dict(duplicate_runs)
+
+
+def _finish_with_lists(review: HealthReview, *, lists: dict[int, dict], duplicate_runs: dict[int, int], limits):
+    """The unconfirmed rows of automations with a list fact: their lists into the row's facts, their
+    duplicate runs, and the recommendation and noise from `recommend`, which reads the lists."""
+    if not lists:
         return
-    rows = list(HealthReviewRow.objects.filter(review=review, automation_id__in=list(set(lists) | set(partners))))
-    keys = dict(
-        Automation.objects.filter(pk__in={pk for ids in partners.values() for pk in ids}).values_list("pk", "key")
-    )
+    rows = list(HealthReviewRow.objects.filter(review=review, confirmed_at__isnull=True, automation_id__in=list(lists)))
     for row in rows:
         row.review = review
-        facts = dict(lists.get(row.automation_id, {}))
-        if row.automation_id in partners:
-            facts["duplicates_with"] = sorted(keys.get(pk, f"#{pk}") for pk in partners[row.automation_id])
-            row.duplicate_runs = duplicate_runs[row.automation_id]
+        facts = lists[row.automation_id]
+        if "duplicates_with" in facts:
+            row.duplicate_runs = duplicate_runs.get(row.automation_id, 0)
         row.facts = row.facts | {name: facts[name] for name in LIST_FACTS if name in facts}
         verdict = recommend(row.review_input, limits)
         row.recommendation, row.noisy = verdict.recommendation, verdict.noisy
     HealthReviewRow.objects.bulk_update(rows, ["facts", "duplicate_runs", "recommendation", "noisy"], batch_size=500)
 
 
-def write_rows(review: HealthReview, *, recompute: bool, limits: dict) -> int:
-    """Compute the month's rows of the review: new automations get a row, existing rows get the new
-    numbers, facts and recommendation; confirmations and notes are never touched. Returns how many
-    rows the database inserted or changed (before the list facts)."""
+def _facts_of(value) -> dict:
+    facts = json.loads(value) if isinstance(value, str) else dict(value or {})
+    for name in FLAG_FACTS:
+        if name in facts:
+            facts[name] = bool(facts[name])
+    return facts
+
+
+def _recompute_confirmed(review: HealthReview, *, lists, duplicate_runs, limits, now) -> int:
+    """A confirmed row is frozen: its re-computed figures, facts and recommendation go beside it
+    (`recomputed`), with the names of what differs and the flag `figures_changed`; its own numbers,
+    facts, recommendation and (with the thresholds it was confirmed with) its reasons stay as
+    confirmed. Two queries whatever the number of confirmed rows. Returns how many differ."""
+    table = HealthReviewRow._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT c.automation_id, {', '.join(f'c.{n}' for n in COMPUTED_COLUMNS)} FROM {COMPUTED_TABLE} c "
+            f"JOIN {table} r ON r.automation_id = c.automation_id AND r.review_id = %s "
+            "WHERE r.confirmed_at IS NOT NULL",
+            [review.pk],
+        )
+        fresh = {row[0]: dict(zip(COMPUTED_COLUMNS, row[1:], strict=True)) for row in cursor.fetchall()}
+    if not fresh:
+        return 0
+    rows = list(HealthReviewRow.objects.filter(review=review, automation_id__in=list(fresh)))
+    changed = 0
+    for row in rows:
+        new = fresh[row.automation_id]
+        figures = {name: (None if new[name] is None else int(new[name])) for name in COUNT_FIELDS}
+        facts = _facts_of(new["facts"])
+        own_lists = lists.get(row.automation_id, {})
+        facts |= {name: own_lists[name] for name in LIST_FACTS if name in own_lists}
+        recommendation, noisy = new["recommendation"], bool(new["noisy"])
+        if own_lists:
+            if "duplicates_with" in own_lists:
+                figures["duplicate_runs"] = duplicate_runs.get(row.automation_id, 0)
+            verdict = recommend(review_input(counts=figures, facts=facts, status=new["status"]), limits)
+            recommendation, noisy = verdict.recommendation, verdict.noisy
+        confirmed_facts = _facts_of(row.facts)
+        differs = [name for name in COUNT_FIELDS if getattr(row, name) != figures[name]]
+        differs += [name for name in FACT_FIELDS if confirmed_facts.get(name) != facts.get(name)]
+        if recommendation != row.recommendation:
+            differs.append("recommendation")
+        row.recomputed = {"figures": figures, "facts": facts, "status": new["status"],
+                          "recommendation": recommendation, "noisy": noisy, "differs": differs}  # fmt: skip
+        row.recomputed_at = now
+        row.figures_changed = bool(differs)
+        changed += bool(differs)
+    HealthReviewRow.objects.bulk_update(rows, ["recomputed", "recomputed_at", "figures_changed"], batch_size=500)
+    return changed
+
+
+def write_rows(review: HealthReview, *, recompute: bool, limits: dict, now: datetime | None = None) -> int:
+    """Compute the month's rows of the review: new automations get a row, unconfirmed rows get the
+    new numbers, facts and recommendation, confirmed rows get the new figures beside them;
+    confirmations and notes are never touched. Returns how many rows the database inserted or
+    changed (before the list facts)."""
     start, end = month_bounds(review.month)
-    written = _insert_rows(review, start=start, end=end, recompute=recompute, limits=limits)
-    _finish_with_lists(review, start=start, end=end, recompute=recompute, limits=limits)
+    try:
+        written = _insert_rows(review, start=start, end=end, recompute=recompute, limits=limits)
+        lists, duplicate_runs = _lists(review, start=start, end=end)
+        _finish_with_lists(review, lists=lists, duplicate_runs=duplicate_runs, limits=limits)
+        if recompute:
+            _recompute_confirmed(
+                review, lists=lists, duplicate_runs=duplicate_runs, limits=limits, now=now or timezone.now()
+            )
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute(f"DROP TABLE IF EXISTS {COMPUTED_TABLE}")
     return written

@@ -14,14 +14,10 @@ from simple_history.models import HistoricalRecords
 
 from registry.models import Automation
 
+from . import rules
+from .choices import Recommendation
+
 __all__ = ["HealthReview", "HealthReviewRow", "Recommendation"]
-
-
-class Recommendation(models.TextChoices):
-    KEEP = "keep", "Keep"
-    ADJUST = "adjust", "Adjust"
-    PAUSE = "pause", "Pause"
-    RETIRE = "retire", "Retire"
 
 
 class HealthReview(models.Model):
@@ -63,7 +59,11 @@ class HealthReviewRow(models.Model):
     automation = models.ForeignKey(
         Automation, models.PROTECT, related_name="health_review_rows", verbose_name="automation"
     )
-    status = models.CharField("lifecycle status when computed", max_length=20)
+    status = models.CharField(
+        "lifecycle status at the month's end",
+        max_length=20,
+        help_text="Read from the lifecycle moves: the status it had when the month ended.",
+    )
 
     # The month's numbers (health run events, findings, decision requests), re-computed in place.
     runs = models.PositiveIntegerField("runs", default=0)
@@ -103,7 +103,20 @@ class HealthReviewRow(models.Model):
     )
     confirmed_at = models.DateTimeField("confirmed", null=True, blank=True)
     lifecycle_move = models.CharField("lifecycle move made", max_length=100, blank=True)
-    history = HistoricalRecords(excluded_fields=["facts"])
+    confirmed_thresholds = models.JSONField(
+        "thresholds confirmed with",
+        null=True,
+        blank=True,
+        help_text="The reasons of a confirmed row are derived with these.",
+    )
+    # A confirmed row is frozen: a re-computation writes its new figures here, beside it, and flags
+    # the difference; the confirmed numbers, facts, recommendation and reasons never change.
+    recomputed = models.JSONField("figures re-computed after the confirmation", null=True, blank=True)
+    recomputed_at = models.DateTimeField("re-computed after the confirmation", null=True, blank=True)
+    figures_changed = models.BooleanField(
+        "figures changed since confirmed", default=False, help_text="The latest re-computation differs from the row."
+    )
+    history = HistoricalRecords(excluded_fields=["facts", "recomputed"])
 
     class Meta:
         ordering = ["automation__name"]
@@ -157,23 +170,25 @@ class HealthReviewRow(models.Model):
         return bool(self.confirmed_at)
 
     @property
-    def review_input(self):
+    def review_input(self) -> rules.ReviewInput:
         """The row's counts and facts as the rules read them."""
-        from .rules import COUNT_FIELDS, FACT_FIELDS, ReviewInput
+        return rules.review_input(
+            counts={name: getattr(self, name) for name in rules.COUNT_FIELDS},
+            facts=self.facts,
+            status=self.status,
+            month_label=f"{self.review.month:%B %Y}",
+        )
 
-        facts = {name: self.facts[name] for name in FACT_FIELDS if name in self.facts}
-        for name in ("rule_written", "output_written", "purpose_written"):  # SQLite's JSON says 1 and 0
-            if name in facts:
-                facts[name] = bool(facts[name])
-        counts = {name: getattr(self, name) for name in COUNT_FIELDS}
-        return ReviewInput(month_label=f"{self.review.month:%B %Y}", status=self.status, **counts, **facts)
+    @property
+    def limits(self) -> dict | None:
+        """The thresholds the reasons are derived with: those it was confirmed with (frozen), else
+        the review's."""
+        return (self.confirmed_thresholds if self.is_confirmed else self.review.thresholds) or None
 
     @cached_property
-    def verdict(self):
-        """The recommendation's reasons, derived from the row with the review's thresholds."""
-        from .rules import recommend
-
-        return recommend(self.review_input, self.review.thresholds or None)
+    def verdict(self) -> rules.Verdict:
+        """The recommendation's reasons, derived from the row with its thresholds (self.limits)."""
+        return rules.recommend(self.review_input, self.limits)
 
     @property
     def reasons(self) -> list:
@@ -183,6 +198,23 @@ class HealthReviewRow(models.Model):
     @property
     def questions(self) -> list[dict]:
         """The review questions, answered from this row's numbers and facts (health.reviews.rules)."""
-        from .rules import questions
+        return rules.questions(self.review_input, self.recommendation)
 
-        return questions(self.review_input, self.recommendation)
+    @property
+    def recomputed_changes(self) -> list[dict]:
+        """What the latest re-computation after the confirmation found different, as (label, confirmed,
+        now) — the confirmed figures themselves never change."""
+        if not (self.figures_changed and self.recomputed):
+            return []
+        figures = self.recomputed.get("figures", {})
+        out = []
+        for name in self.recomputed.get("differs", []):
+            if name == "recommendation":
+                label, was, now = "recommendation", self.get_recommendation_display(), Recommendation(
+                    self.recomputed["recommendation"]).label  # fmt: skip
+            elif name in figures:
+                label, was, now = self._meta.get_field(name).verbose_name, getattr(self, name), figures[name]
+            else:
+                label, was, now = name.replace("_", " "), self.facts.get(name), self.recomputed["facts"].get(name)
+            out.append({"name": name, "label": label, "confirmed": was, "now": now})
+        return out

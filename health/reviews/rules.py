@@ -9,7 +9,7 @@ from django.conf import settings
 
 from registry.choices import MATURITY_BEHAVIOUR, MaturityStage
 
-from .models import Recommendation
+from .choices import Recommendation
 
 R = Recommendation
 # The strongest action wins; every reason is kept, so the admin sees all of them.
@@ -107,6 +107,17 @@ FACT_FIELDS = (
 # The facts that are lists: only the automations that have one are decided by `recommend` itself
 # (the database decides the others with `verdict_sql`).
 LIST_FACTS = ("unstable_fields", "deprecated_fields", "change_events", "duplicates_with")
+# Facts stored as true/false that SQLite's JSON gives back as 1 and 0.
+FLAG_FACTS = ("rule_written", "output_written", "purpose_written")
+
+
+def review_input(*, counts: dict, facts: dict, status: str, month_label: str = "") -> ReviewInput:
+    """A row's counts and facts (as stored, or as just re-computed) as the rules read them."""
+    known = {name: facts[name] for name in FACT_FIELDS if name in facts}
+    for name in FLAG_FACTS:
+        if name in known:
+            known[name] = bool(known[name])
+    return ReviewInput(month_label=month_label, status=status, **{n: counts[n] for n in COUNT_FIELDS}, **known)
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,7 @@ service). Keyword arguments, one transaction each, the actor in the history."""
 
 from datetime import date, datetime, timedelta
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -16,6 +17,7 @@ from revops_gov.models import User
 from revops_gov.roles import can_govern
 from revops_gov.services import system_user
 
+from ..models import RunEventFact
 from .compute import month_bounds, previous_month, write_rows
 from .models import HealthReview, HealthReviewRow, Recommendation
 from .rules import thresholds
@@ -61,25 +63,45 @@ def review_recompute(*, review: HealthReview, by: User | None = None, now: datet
     review = HealthReview.objects.select_for_update().get(pk=review.pk)
     # The thresholds of today: the recommendation and the reasons shown are derived with them.
     review.thresholds = thresholds()
-    write_rows(review, recompute=True, limits=review.thresholds)
-    review.computed_at = now or timezone.now()
+    now = now or timezone.now()
+    write_rows(review, recompute=True, limits=review.thresholds, now=now)
+    review.computed_at = now
     review.computed_by = by or system_user()
     review.computations += 1
     review.save(update_fields=["computed_at", "computed_by", "computations", "thresholds"])
     return review
 
 
+def reviews_with_late_facts(*, now: datetime) -> list[HealthReview]:
+    """The reviews of months whose runs received late facts (a task completed a week later, an end,
+    a correction) since they were computed, among the months whose runs are still kept. One query
+    per month kept (about 13), whatever the number of runs."""
+    kept_since = now - timedelta(days=settings.REVOPS["HEALTH_RUN_RETENTION_DAYS"])
+    out = []
+    for review in HealthReview.objects.filter(month__gte=kept_since.date().replace(day=1)):
+        start, end = month_bounds(review.month)
+        late = RunEventFact.objects.filter(
+            run_started_at__gte=start, run_started_at__lt=end, recorded_at__gt=review.computed_at
+        )
+        if late.exists():
+            out.append(review)
+    return out
+
+
 def monthly_review_tick(*, now: datetime | None = None) -> str:
     """The daily beat task: create last month's review once; while late events may still arrive
-    (the first HEALTH_REVIEW["recompute_days"] days of the month) re-compute it."""
+    (the first HEALTH_REVIEW["recompute_days"] days of the month) re-compute it; and re-compute any
+    month whose runs received late facts since it was computed."""
     now = now or timezone.now()
     review, created = monthly_review_run(now=now)
-    if created:
-        return "created"
-    if now < month_bounds(review.month)[1] + timedelta(days=thresholds()["recompute_days"]):
+    answer = "created" if created else "unchanged"
+    if not created and now < month_bounds(review.month)[1] + timedelta(days=thresholds()["recompute_days"]):
         review_recompute(review=review, now=now)
-        return "recomputed"
-    return "unchanged"
+        answer = "recomputed"
+    for late in reviews_with_late_facts(now=now):
+        review_recompute(review=late, now=now)
+        answer = "recomputed"
+    return answer
 
 
 @transaction.atomic
@@ -114,6 +136,8 @@ def review_row_confirm(*, row: HealthReviewRow, by: User, decision: str, note: s
     row.confirmed_by = by
     row.confirmed_at = timezone.now()
     row.lifecycle_move = move or row.lifecycle_move
+    # Frozen from here: the reasons are derived with the thresholds it was confirmed with.
+    row.confirmed_thresholds = row.review.thresholds
     row._history_user = by
     row._change_reason = f"{'Confirmed' if decision == row.recommendation else 'Changed to'} {decision.label.lower()}"
     row.full_clean()

@@ -15,6 +15,8 @@ from registry.models import Automation
 from revops_gov.errors import ApplicationError
 from revops_gov.roles import RoleRequiredMixin, can_govern
 
+from .. import charts
+from ..views import csv_cell
 from . import selectors, services
 from .forms import ConfirmForm, ReviewFilterForm
 from .models import HealthReview, HealthReviewRow
@@ -39,7 +41,12 @@ class ReviewListView(RoleRequiredMixin, View):
 
     def get(self, request):
         page = Paginator(selectors.review_list(), 24).get_page(request.GET.get("page"))
-        return render(request, "reviews/review_list.html", {"page": page})
+        recent = list(page.object_list)[:12] if page.number == 1 else list(selectors.review_list()[:12])
+        return render(
+            request,
+            "reviews/review_list.html",
+            {"page": page, "chart": charts.recommendations_per_month(recent) if recent else ""},
+        )
 
 
 class ReviewDetailView(RoleRequiredMixin, View):
@@ -73,14 +80,12 @@ class ReviewDetailView(RoleRequiredMixin, View):
                 "can_govern": can_govern(request.user),
                 "candidates": candidates,
                 "candidates_total": candidates_total,
+                "chart": charts.recommendations_per_month(list(selectors.review_list()[:12])),
             },
         )
 
 
-def _cell(value) -> str:
-    """Spreadsheets run a cell that starts with = + - @ as a formula: quote it."""
-    text = "" if value is None else str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+_cell = csv_cell
 
 
 class ReviewExportView(RoleRequiredMixin, View):

@@ -122,6 +122,14 @@ class Lifecycle(RuleBasedStateMachine):
         self._move(then, True)
 
     @rule()
+    def shadow_agreed_then_live(self):
+        """The whole road to live in one step: approved, shadow, enough agreeing decisions, live."""
+        self.approve_then_move(LifecycleStatus.SHADOW)
+        self.shadow_run(agreed=True)
+        self.shadow_run(agreed=True)
+        self._move(LifecycleStatus.LIVE, True)
+
+    @rule()
     def material_registry_edit(self):
         if self.retired:
             return

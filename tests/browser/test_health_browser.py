@@ -63,3 +63,31 @@ def test_automation_page_shows_the_health_panel_and_chart(page, admin, failing):
     assert panel.locator("svg.health-chart rect").count() >= 30
     assert "Failure rate up" in panel.inner_text()
     assert not _serious(page)
+
+
+@pytest.mark.parametrize("device", ["page", "phone_page"])
+def test_the_runs_page_from_the_automation_page_charts_filters_and_pages(live_server, request, device, viewer, failing):
+    page = request.getfixturevalue(device)
+    RunEvent.objects.bulk_create(
+        [
+            RunEvent(automation=failing, event_id=f"old{i}", started_at=timezone.now() - timedelta(days=5, minutes=i),
+                     outcome="success")
+            for i in range(60)
+        ]
+    )  # fmt: skip
+    log_in(page, viewer, PASSWORD)
+    page.goto(failing.get_absolute_url())
+    page.get_by_role("link", name="All runs of this automation").click()
+    main = page.locator("main")
+    assert "Runs of Inbound lead routing EMEA" in main.inner_text()
+    chart = main.locator(".health-pygal svg.pygal-chart:visible")
+    assert chart.count() == 1 and chart.bounding_box()["width"] > 300
+    assert page.locator("script[src*='pygal'], script[src^='http']").count() == 0
+    assert main.locator("tbody tr").count() == 50
+    assert not _serious(page)
+    page.get_by_role("link", name="Older").click()
+    assert main.locator("tbody tr").count() == 30
+    page.get_by_label("Outcome", exact=True).select_option("failure")
+    page.get_by_role("button", name="Filter").click()
+    assert main.locator("tbody tr").count() == 6
+    assert all("Failure" in text for text in main.locator("tbody tr td:nth-child(2)").all_inner_texts())

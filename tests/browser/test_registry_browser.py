@@ -50,7 +50,7 @@ def test_admin_registers_sees_the_tier_edits_with_a_reason_and_reads_the_diff(pa
     assert Automation.objects.get().name == "Duplicate account merge proposal"
 
 
-def test_import_with_one_bad_row_shows_the_row_error_and_writes_nothing(page, admin):
+def test_import_with_one_bad_row_shows_the_row_error_and_writes_nothing_then_checks_and_confirms(page, admin):
     log_in(page, admin, PASSWORD)
     page.goto("/automations/import/")
     content = (
@@ -59,7 +59,7 @@ def test_import_with_one_bad_row_shows_the_row_error_and_writes_nothing(page, ad
         b"renewal-tasks,Renewal tasks,Renewals,renewal,cs,salesforce,Daily,120 days out,nobody\n"
     )
     page.set_input_files("#id_file", files=[{"name": "crm-export.csv", "mimeType": "text/csv", "buffer": content}])
-    page.get_by_role("button", name="Check and import").click()
+    page.get_by_role("button", name="Check the file").click()
     assert "Nothing was imported" in page.get_by_role("alert").inner_text()
     error_row = page.get_by_role("row").filter(has_text="failure_owner")
     assert error_row.locator("td").first.inner_text() == "3"
@@ -68,7 +68,10 @@ def test_import_with_one_bad_row_shows_the_row_error_and_writes_nothing(page, ad
 
     fixed = content.replace(b",nobody\n", b",alice\n")
     page.set_input_files("#id_file", files=[{"name": "crm-export.csv", "mimeType": "text/csv", "buffer": fixed}])
-    page.get_by_role("button", name="Check and import").click()
+    page.get_by_role("button", name="Check the file").click()
+    assert "Nothing has been written yet" in page.get_by_role("status").inner_text()
+    assert not Automation.objects.exists()
+    page.get_by_role("button", name="Import all 2 rows").click()
     assert "2 registered" in page.get_by_role("status").inner_text()
     assert Automation.objects.count() == 2
 

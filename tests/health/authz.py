@@ -18,6 +18,8 @@ RULES = {
     "health:finding-detail": ("get", PAGE_READ),
     "health:finding-acknowledge": ("post", POST_DECIDE),
     "health:finding-suppress": ("post", {**POST_DECIDE, "manager": 400, "admin": 400}),
+    "health:automation-runs": ("get", PAGE_READ),
+    "health:automation-runs-export": ("get", PAGE_READ),
     "api:run-list": ("get", API_READ),
     "api:run-ping": (
         "post",
@@ -64,6 +66,8 @@ def world_kwargs(world) -> dict:
         "api:health-review-detail": {"pk": row.review.pk},
         "api:health-review-row-detail": {"pk": row.pk},
         "health:finding-detail": {"pk": finding.pk},
+        "health:automation-runs": {"key": world["automation"].key},
+        "health:automation-runs-export": {"key": world["automation"].key},
         "health:finding-acknowledge": {"pk": finding.pk},
         "health:finding-suppress": {"pk": finding.pk},
         "api:run-ping": {"key": world["automation"].key, "kind": "start"},

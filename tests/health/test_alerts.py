@@ -13,7 +13,8 @@ from django.core import mail
 from django.test import override_settings
 
 from health import alerts, monitors
-from health.models import DigestSent
+from revops_gov import outbox
+from revops_gov.models import Delivery
 from tests.factories import UserFactory
 from tests.health.factories import FindingFactory, RunEventFactory
 from tests.processes import free_port
@@ -75,17 +76,31 @@ def test_a_suppressed_finding_sends_nothing(clock, db):
     assert not mail.outbox
 
 
-def test_daily_digest_once_per_person(clock, db):
+def test_daily_digest_once_per_person_listing_only_what_changed_since_the_last_one(clock, db, admin):
     owner = UserFactory()
     a1, a2 = AutomationFactory(failure_owner=owner), AutomationFactory(failure_owner=owner)
-    FindingFactory(automation=a1, owner=owner)
+    first = FindingFactory(automation=a1, owner=owner)
     FindingFactory(automation=a2, owner=owner, kind="stale_data")
     assert alerts.findings_digest() == 1
     assert alerts.findings_digest() == 0
     assert len(mail.outbox) == 1
-    assert "2 open health findings" in mail.outbox[0].subject
+    assert "2 health findings changed" in mail.outbox[0].subject
+    clock.shift(timedelta(days=1))
+    assert alerts.findings_digest() == 0  # nothing changed: no digest
+    first.acknowledged_at, first.acknowledged_by, first.status = NOW + timedelta(days=1), admin, "acknowledged"
+    first.save()
     clock.shift(timedelta(days=1))
     assert alerts.findings_digest() == 1
+    assert "1 health finding changed" in mail.outbox[-1].subject
+    assert f"acknowledged by {admin}" in mail.outbox[-1].body
+    assert a2.name not in mail.outbox[-1].body
+
+
+def test_the_digest_leaves_out_what_the_alert_already_said(clock, failing):
+    monitors.monitors_run()
+    alerts.findings_alert()
+    assert alerts.findings_digest() == 0
+    assert len(mail.outbox) == 1
 
 
 class _Receiver(BaseHTTPRequestHandler):
@@ -132,24 +147,55 @@ def test_a_finding_without_an_owner_sends_no_email_but_is_marked_handled(clock, 
     assert not mail.outbox
 
 
-def test_a_mail_server_that_refuses_loses_no_alert_and_no_digest(clock, failing, settings, caplog):
-    """Nothing is marked sent unless it was: with the mail server down the alert and the digest
-    stay due, and the next pass sends each once."""
+def test_a_mail_server_that_refuses_loses_no_alert_the_outbox_retries_it_once(clock, failing, settings):
+    """The alert is queued once with the finding marked notified; the mail server being down leaves
+    the delivery pending with its error (not sent, not swallowed), and the retry sends it once."""
     monitors.monitors_run()
     settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
     settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", free_port()  # nothing listens
-    assert alerts.findings_alert()["opened"] == 0
-    assert alerts.findings_digest() == 0
-    assert "not sent, retried on the next pass" in caplog.text
-    assert "retried on the next run" in caplog.text
-    finding = failing.findings.get()
-    assert finding.notified_at is None and not DigestSent.objects.exists()
+    assert alerts.findings_alert()["opened"] == 1
+    delivery = Delivery.objects.get(kind="alert")
+    assert delivery.status == "pending" and delivery.sent_at is None and "refused" in delivery.last_error
+    assert delivery.attempts == 1
 
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
-    assert alerts.findings_alert()["opened"] == 1
-    assert alerts.findings_digest() == 1
-    assert alerts.findings_alert()["opened"] == 0 and alerts.findings_digest() == 0
-    assert [m.subject for m in mail.outbox] == [
-        "[RevOps Governance] Failure rate up: Lead routing EMEA",
-        "[RevOps Governance] 1 open health finding",
-    ]
+    assert alerts.findings_alert()["opened"] == 0
+    assert outbox.deliver_due() == {}  # not before its backoff
+    clock.shift(timedelta(minutes=2))
+    assert outbox.deliver_due() == {"sent": 1}
+    clock.shift(timedelta(hours=2))
+    assert outbox.deliver_due() == {}
+    assert alerts.findings_alert()["opened"] == 0
+    assert [m.subject for m in mail.outbox] == ["[RevOps Governance] Failure rate up: Lead routing EMEA"]
+
+
+class _Refusing(BaseHTTPRequestHandler):
+    calls = 0
+
+    def do_POST(self):  # noqa: N802 - the http.server API
+        self.rfile.read(int(self.headers["Content-Length"]))
+        _Refusing.calls += 1
+        self.send_response(503 if _Refusing.calls == 1 else 204)
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+def test_a_failed_alert_webhook_is_a_delivery_retried_not_swallowed(clock, failing, settings):
+    _Refusing.calls = 0
+    server = HTTPServer(("127.0.0.1", 0), _Refusing)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        settings.REVOPS = {**settings.REVOPS, "HEALTH_FINDINGS_WEBHOOK_URL": f"http://127.0.0.1:{server.server_port}/"}
+        monitors.monitors_run()
+        alerts.findings_alert()
+        hook = Delivery.objects.get(channel="webhook")
+        assert hook.status == "pending" and hook.last_error.startswith("HTTP 503")
+        clock.shift(timedelta(minutes=2))
+        assert outbox.deliver_due() == {"sent": 1}
+        hook.refresh_from_db()
+        assert hook.status == "sent" and _Refusing.calls == 2
+        assert hook.key == f"health.finding:{failing.findings.get().pk}:alert:webhook"
+    finally:
+        server.shutdown()

@@ -4,7 +4,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from health.models import RunEvent
+from health.models import RunEvent, RunEventFact
 from tests.health.factories import FindingFactory, RunEventFactory
 from tests.registry.factories import AutomationFactory
 
@@ -44,6 +44,60 @@ def test_ping_with_a_run_id_is_idempotent(api, sf_token, sf_automation):
     client.post("/api/v1/automations/sf-sla/runs/success?rid=r1")
     client.post("/api/v1/automations/sf-sla/runs/success?rid=r1")
     assert list(RunEvent.objects.values_list("event_id", "outcome")) == [("r1", "success")]
+
+
+def test_a_ping_answers_what_it_did_to_the_run(api, sf_token, sf_automation):
+    client = api.as_token(sf_token)
+    started = client.post("/api/v1/automations/sf-sla/runs/start?rid=r1").json()
+    assert (started["status"], started["run"]["event_id"], started["run"]["outcome"]) == ("created", "r1", "running")
+    ended = client.post("/api/v1/automations/sf-sla/runs/success?rid=r1").json()
+    assert (ended["status"], ended["merged"], ended["run"]["outcome"]) == (
+        "merged",
+        ["finished_at", "outcome"],
+        "success",
+    )
+    again = client.post("/api/v1/automations/sf-sla/runs/success?rid=r1").json()
+    assert again["status"] == "duplicate"
+
+
+def test_a_failure_ping_for_a_run_stored_as_a_success_is_kept_as_a_correction(api, sf_token, sf_automation):
+    client = api.as_token(sf_token)
+    client.post("/api/v1/automations/sf-sla/runs/success?rid=r1")
+    response = client.post(
+        "/api/v1/automations/sf-sla/runs/failure?rid=r1", data=b"Owner inactive", content_type="text/plain"
+    )
+    assert response.status_code == 200
+    assert response.json()["corrected"] == [{"field": "outcome", "was": "success", "now": "failure"}]
+    assert response.json()["merged"] == ["error"]
+    fact = RunEventFact.objects.get(field="outcome")
+    assert (fact.kind, fact.source, fact.old_value, fact.new_value) == ("corrected", "ping", "success", "failure")
+    assert RunEvent.objects.get().outcome == "failure"
+
+
+def test_a_failure_ping_takes_its_error_as_text_or_as_json(api, sf_token, sf_automation):
+    client = api.as_token(sf_token)
+    response = client.post("/api/v1/automations/sf-sla/runs/failure?rid=j1", {"error": "Owner inactive"}, format="json")
+    assert response.status_code == 201 and RunEvent.objects.get(event_id="j1").error == "Owner inactive"
+    bad = client.post("/api/v1/automations/sf-sla/runs/failure?rid=j2", data=b"{nope", content_type="application/json")
+    assert bad.status_code == 400 and "error" in bad.json()["fields"]
+    assert not RunEvent.objects.filter(event_id="j2").exists()
+
+
+@pytest.mark.parametrize("path", ["startx", "start/", "successful", "Start", "failure.json"])
+def test_the_ping_kind_is_exactly_start_success_or_failure(api, sf_token, sf_automation, path):
+    assert api.as_token(sf_token).post(f"/api/v1/automations/sf-sla/runs/{path}").status_code == 404
+    assert not RunEvent.objects.exists()
+
+
+def test_the_schema_documents_the_ping_kinds_and_rid(api, admin):
+    api.force_login(admin)
+    schema = api.get("/api/schema/?format=json").json()
+    operation = schema["paths"]["/api/v1/automations/{key}/runs/{kind}"]["post"]
+    parameters = {p["name"]: p for p in operation["parameters"]}
+    assert sorted(parameters["kind"]["schema"]["enum"]) == ["failure", "start", "success"]
+    assert "pattern" not in parameters["kind"]["schema"]
+    assert parameters["rid"]["in"] == "query" and parameters["rid"]["description"]
+    assert operation["responses"]["201"]["content"]["application/json"]["schema"]["$ref"].endswith("/PingResult")
 
 
 def test_ping_of_another_systems_automation_is_404(api, hs_token, sf_automation):

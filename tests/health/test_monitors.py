@@ -11,7 +11,7 @@ from django.test.utils import CaptureQueriesContext
 from approvals import services as approvals_services
 from approvals.choices import ReadinessItem
 from health import monitors, services
-from health.models import Finding, RunEvent
+from health.models import Finding, RunEvent, RunEventFact
 from registry.models import Automation, Hold
 from registry.services import change_event_record, datafield_update
 from tests.health.factories import RunEventFactory
@@ -116,6 +116,41 @@ def test_ran_twice_fires_on_two_runs_for_one_trigger_and_on_overlap(clock, autom
     clock.shift(timedelta(days=1))
     run_pass()
     assert not unresolved().exists()
+
+
+# --- timed out --------------------------------------------------------------------------------------
+def test_a_run_never_ended_within_the_maximum_duration_times_out_and_opens_a_finding(clock, automation, admin):
+    services.run_ping(automation=automation, kind="start", run_id="stuck", by=admin)
+    clock.shift(timedelta(hours=23, minutes=59))
+    run_pass()
+    assert RunEvent.objects.get().outcome == "running"
+    assert not unresolved("timed_out").exists()
+    clock.shift(timedelta(minutes=2))
+    run_pass()
+    assert RunEvent.objects.get().outcome == "timed_out"
+    finding = unresolved("timed_out").get()
+    assert finding.evidence["timed_out_runs"] == 1 and "timed out" in finding.reason
+    assert not unresolved("running_too_long").exists()  # no run is still running
+    fact = RunEventFact.objects.get()
+    assert (fact.field, fact.kind, fact.old_value, fact.new_value, fact.source) == (
+        "outcome", "inferred", "running", "timed_out", "monitor",
+    )  # fmt: skip
+    # The real end, reported late, replaces the inference.
+    services.run_ping(automation=automation, kind="failure", run_id="stuck", by=admin, body="Hung on a lock")
+    assert RunEvent.objects.get().outcome == "failure"
+
+
+def test_an_automations_own_maximum_duration_wins_over_the_default(clock, automation, admin):
+    services.thresholds_set(automation=automation, by=admin, reason="Nightly batch", max_duration=timedelta(hours=2))
+    other = AutomationFactory(status="live")
+    services.run_ping(automation=automation, kind="start", by=admin)
+    services.run_ping(automation=other, kind="start", by=admin)
+    clock.shift(timedelta(hours=3))
+    assert services.runs_time_out() == 1
+    assert dict(RunEvent.objects.values_list("automation_id", "outcome")) == {
+        automation.pk: "timed_out",
+        other.pk: "running",
+    }
 
 
 # --- running too long -----------------------------------------------------------------------------

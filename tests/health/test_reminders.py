@@ -17,8 +17,10 @@ from health import reminders
 from health.models import ReviewReminder
 from registry import services as registry_services
 from registry.choices import LifecycleStatus, ReviewCadence
+from revops_gov import outbox
 from tests.approvals.factories import approved_packet, make_ready
 from tests.factories import UserFactory
+from tests.processes import free_port
 from tests.registry.factories import AutomationFactory, ChangeEventFactory
 
 NOW = datetime(2026, 11, 2, 7, 0, tzinfo=UTC)
@@ -99,6 +101,27 @@ def test_the_reminder_timeline_owner_once_then_manager_once_then_a_new_cycle(clo
     assert mail.outbox[2].to == ["owen@example.com"]
     assert ReviewReminder.objects.filter(automation=automation).count() == 2
     assert ReviewReminder.objects.filter(automation=automation, escalated_at__isnull=True).count() == 1
+
+
+def test_a_reminder_is_recorded_as_sent_only_when_its_email_was_sent(clock, run, people, settings):
+    """With the mail server down the reminder's delivery stays pending: nothing says the owner was
+    reminded and the grace period does not start; the outbox's retry sends it and records it."""
+    owner, boss = people
+    overdue(owner)
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", free_port()  # nothing listens
+    assert run()["reminded"] == 1
+    reminder = ReviewReminder.objects.get()
+    assert reminder.reminded_at is None and reminder.delivery.status == "pending"
+    clock.shift(GRACE + timedelta(hours=1))
+    assert run()["escalated"] == 0  # never reminded yet: no escalation
+
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    assert outbox.deliver_due() == {"sent": 1}
+    reminder.refresh_from_db()
+    assert reminder.reminded_at == NOW + GRACE + timedelta(hours=1)
+    assert [m.to for m in mail.outbox] == [["owen@example.com"]]
+    assert run() == {"reminded": 0, "escalated": 0, "digests": 0}
 
 
 def test_a_review_during_the_grace_period_stops_the_escalation(clock, run, people, admin):

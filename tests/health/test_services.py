@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from health import services
 from health.ingest import parse_item
-from health.models import Finding, RunEvent
+from health.models import Finding, RunEvent, RunEventFact
 from tests.health.factories import FindingFactory, RunEventFactory
 from tests.registry.factories import AutomationFactory
 
@@ -31,6 +31,24 @@ def test_purge_deletes_only_events_past_retention_in_batches_and_leaves_findings
     finding.refresh_from_db()
     assert finding.evidence == {"runs": 7}
     assert services.runs_purge(now=now) == 0
+
+
+@pytest.mark.django_db
+def test_purge_takes_the_late_facts_of_the_purged_runs_with_them(settings, admin):
+    settings.REVOPS = {**settings.REVOPS, "HEALTH_PURGE_BATCH": 2}
+    automation = AutomationFactory()
+    now = timezone.now()
+    old = [item | {"automation": automation.key} for item in (
+        {"event_id": f"old-{i}", "started_at": (now - timedelta(days=402)).isoformat(), "outcome": "running"}
+        for i in range(3))]  # fmt: skip
+    recent = {"automation": automation.key, "event_id": "recent", "started_at": (now - timedelta(days=1)).isoformat(),
+              "outcome": "running"}  # fmt: skip
+    services.runs_ingest(items=[*old, recent], by=admin)
+    ends = [{"automation": automation.key, "event_id": i["event_id"], "outcome": "success"} for i in [*old, recent]]
+    services.runs_ingest(items=ends, by=admin)
+    assert RunEventFact.objects.count() == 4
+    assert services.runs_purge(now=now) == 3
+    assert list(RunEventFact.objects.values_list("event_id", flat=True)) == ["recent"]
 
 
 @pytest.mark.django_db

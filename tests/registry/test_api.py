@@ -91,10 +91,12 @@ class TestTokenScope:
 
     def test_a_token_registers_in_its_own_system_only(self, api, sf_token):
         client = api.as_token(sf_token)
-        response = client.post("/api/v1/automations/", {**NEW_AUTOMATION, "system": "hubspot"})
+        # Impact flags are for people to set (tests/registry/test_permissions.py).
+        found = {k: v for k, v in NEW_AUTOMATION.items() if k != "creates_internal_tasks"}
+        response = client.post("/api/v1/automations/", {**found, "system": "hubspot"})
         assert response.status_code == 403
         assert "salesforce" in response.json()["message"]
-        without_system = {k: v for k, v in NEW_AUTOMATION.items() if k != "system"}
+        without_system = {k: v for k, v in found.items() if k != "system"}
         response = client.post("/api/v1/automations/", without_system)
         assert response.status_code == 201
         assert response.json()["system"] == "salesforce"
@@ -257,3 +259,45 @@ def test_review_cadence_is_edited_through_the_api_and_the_next_due_date_follows(
     response = api.patch(f"/api/v1/automations/{automation.key}/", {"review_cadence": 7, "change_reason": "Weekly"})
     assert response.status_code == 400
     assert "review_cadence" in response.json()["fields"]
+
+
+class TestChangeEventScope:
+    """An integration token sees of the change events only its own system's automations."""
+
+    url = "/api/v1/change-events/"
+
+    @pytest.fixture
+    def shared(self, admin):
+        from tests.registry.factories import ChangeEventFactory
+
+        self.mine = AutomationFactory(system="salesforce", key="sf-routing")
+        self.theirs = AutomationFactory(system="hubspot", key="hs-nurture")
+        self.only_theirs = ChangeEventFactory(automations=[self.theirs], title="HubSpot only")
+        return ChangeEventFactory(automations=[self.mine, self.theirs], title="Territories redrawn")
+
+    def test_integration_token_lists_change_events_naming_only_its_own_automations(self, api, sf_token, shared):
+        body = api.as_token(sf_token).get(self.url).json()
+        assert [(e["title"], e["automations"]) for e in body["results"]] == [("Territories redrawn", ["sf-routing"])]
+
+    def test_integration_token_reads_a_change_event_naming_only_its_own_automations(self, api, sf_token, shared):
+        client = api.as_token(sf_token)
+        assert client.get(f"{self.url}{shared.pk}/").json()["automations"] == ["sf-routing"]
+        assert client.get(f"{self.url}{self.only_theirs.pk}/").status_code == 404
+
+    def test_integration_token_cannot_find_change_events_by_another_systems_automation(self, api, sf_token, shared):
+        client = api.as_token(sf_token)
+        assert client.get(self.url, {"automation": "hs-nurture"}).json()["count"] == 0
+        assert client.get(self.url, {"automation": "sf-routing"}).json()["count"] == 1
+
+    def test_integration_token_cannot_record_a_change_event(self, api, sf_token, hs_token, shared):
+        for raw, key in ((sf_token, "sf-routing"), (sf_token, "hs-nurture"), (hs_token, "sf-routing")):
+            response = api.as_token(raw).post(
+                self.url, {"kind": "territories", "title": "x", "occurred_on": "2026-11-20", "automations": [key]}
+            )
+            assert response.status_code == 403
+        assert ChangeEvent.objects.count() == 2
+
+    def test_a_person_sees_every_automation_of_a_change_event(self, api, admin_token, shared):
+        body = api.as_token(admin_token).get(f"{self.url}{shared.pk}/").json()
+        assert sorted(body["automations"]) == ["hs-nurture", "sf-routing"]
+        assert api.get(self.url, {"automation": "hs-nurture"}).json()["count"] == 2

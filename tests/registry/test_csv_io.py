@@ -10,37 +10,10 @@ from django.test import override_settings
 from registry import csv_io
 from registry.models import Automation
 from registry.selectors import automation_queryset
+from tests.registry.csv_files import BAD_CELLS, HEADER, csv_file, row
 from tests.registry.factories import AutomationFactory, DataFieldFactory
 
 pytestmark = pytest.mark.django_db
-
-HEADER = (
-    "key,name,business_purpose,workflow_type,team,system,trigger,rule,"
-    "rule_owner,failure_owner,data_fields,merges_records,status,last_reviewed_at\n"
-)
-
-
-def row(key, **overrides):
-    values = {
-        "key": key,
-        "name": f"Automation {key}",
-        "business_purpose": "Keep the CRM clean",
-        "workflow_type": "CRM hygiene",
-        "team": "revops",
-        "system": "salesforce",
-        "trigger": "Nightly",
-        "rule": "Same domain and address",
-        "rule_owner": "alice",
-        "failure_owner": "alice@example.com",
-        "data_fields": "Lead.Segment__c",
-        "merges_records": "false",
-        "status": "live",
-        "last_reviewed_at": "2026-10-01",
-    }
-    values.update(overrides)
-    buffer = io.StringIO()
-    csv.writer(buffer).writerow(values.values())
-    return buffer.getvalue()
 
 
 @pytest.fixture
@@ -79,12 +52,62 @@ def test_bad_rows_are_named_by_line_and_column_and_nothing_is_written(admin, seg
     assert "nobody@example.com" in message
 
 
-def test_only_valid_rows_are_imported_when_asked(admin, segment):
-    content = (HEADER + row("good-one") + row("bad-one", team="legal")).encode()
-    result = csv_io.import_automations(content=content, by=admin, only_valid=True)
-    assert result.created == ["good-one"]
-    assert result.skipped_lines == [3]
-    assert list(Automation.objects.values_list("key", flat=True)) == ["good-one"]
+@pytest.mark.parametrize("case", BAD_CELLS)
+def test_every_bad_cell_is_a_row_error_naming_row_and_column_and_nothing_is_stored(admin, segment, case):
+    overrides, column = BAD_CELLS[case]
+    content = csv_file({"key": "good-one"}, {"key": "bad-one", **overrides})
+    result = csv_io.import_automations(content=content, by=admin)
+    assert [(e.line, e.column) for e in result.errors] == [(3, column)], result.errors
+    assert not result.written
+    assert not Automation.objects.exists()
+    assert not Automation.history.exists()
+
+
+def test_a_row_the_service_refuses_after_the_check_stores_nothing_of_the_file(admin, segment, monkeypatch):
+    from django.core.exceptions import ValidationError
+
+    from registry import services
+
+    create = services.automation_create
+
+    def refuse_the_second(**kwargs):
+        if kwargs["key"] == "second":
+            raise ValidationError({"rule": "Refused late, as a concurrent change would."})
+        return create(**kwargs)
+
+    monkeypatch.setattr(services, "automation_create", refuse_the_second)
+    result = csv_io.import_automations(content=csv_file({"key": "first"}, {"key": "second"}), by=admin)
+    assert [(e.line, e.column) for e in result.errors] == [(3, "rule")]
+    assert (result.written, result.created) == (False, [])
+    assert not Automation.objects.exists()
+
+
+def test_checking_a_file_stores_nothing_and_says_what_importing_would_do(admin, segment):
+    AutomationFactory(key="known", name="Old name", status="live")
+    known = {"key": "known", "name": "New name", "status": "live", "last_reviewed_at": ""}
+    content = csv_file({"key": "new-one"}, known)
+    result = csv_io.import_automations(content=content, by=admin, dry_run=True)
+    assert result.errors == []
+    assert (result.created, result.updated, result.written) == (["new-one"], ["known"], False)
+    assert list(Automation.objects.values_list("key", "name")) == [("known", "Old name")]
+
+
+def test_a_new_row_is_registered_as_proposed(admin, segment):
+    result = csv_io.import_automations(
+        content=csv_file({"key": "said-proposed", "status": "proposed"}, {"key": "said-nothing", "status": ""}),
+        by=admin,
+    )
+    assert result.errors == []
+    assert set(Automation.objects.values_list("status", flat=True)) == {"proposed"}
+
+
+def test_an_existing_row_may_repeat_its_status(admin, segment):
+    AutomationFactory(key="known", status="live", name="Old name")
+    exported = "".join(csv_io.export_lines(automation_queryset())).replace("Old name", "New name")
+    assert ",live," in exported
+    result = csv_io.import_automations(content=exported.encode(), by=admin)
+    assert (result.errors, result.updated) == ([], ["known"])
+    assert Automation.objects.values_list("name", "status").get() == ("New name", "live")
 
 
 def test_reimporting_the_same_file_changes_nothing(admin, segment):
@@ -117,7 +140,7 @@ def test_duplicate_keys_in_one_file_are_reported(admin, segment):
 
 def test_export_imports_back_unchanged(admin, segment):
     AutomationFactory(data_fields=[segment], uses_ai=True, schedule_kind="cron", schedule_cron="0 7 * * 1-5")
-    AutomationFactory(failure_owner=None, review_cadence=91)
+    AutomationFactory(failure_owner=None, review_cadence=90)
     exported = "".join(csv_io.export_lines(automation_queryset().order_by("key"))).encode()
     result = csv_io.import_automations(content=exported, by=admin)
     assert result.errors == []
@@ -143,3 +166,21 @@ def test_unreadable_files_are_refused_whole(admin, content, message):
 def test_files_over_the_size_limit_are_refused(admin):
     with pytest.raises(csv_io.CsvFileError, match="larger than"):
         csv_io.import_automations(content=b"key,name\n" + b"a,b\n" * 50, by=admin)
+
+
+def test_export_quotes_cells_a_spreadsheet_would_run_as_formulas_and_imports_them_back(admin, segment):
+    AutomationFactory(
+        key="formulas",
+        name='=HYPERLINK("http://evil.example","click")',
+        business_purpose="+1 to everything",
+        trigger="-2+3",
+        rule="@SUM(A1)",
+    )
+    exported = "".join(csv_io.export_lines(automation_queryset()))
+    record = dict(zip(*csv.reader(io.StringIO(exported)), strict=True))
+    assert record["name"] == '\'=HYPERLINK("http://evil.example","click")'
+    quoted = (record["business_purpose"], record["trigger"], record["rule"])
+    assert quoted == ("'+1 to everything", "'-2+3", "'@SUM(A1)")
+    result = csv_io.import_automations(content=exported.encode(), by=admin)
+    assert (result.errors, result.unchanged) == ([], ["formulas"])
+    assert Automation.objects.get().name.startswith("=HYPERLINK")

@@ -34,7 +34,8 @@ def test_an_oversized_file_is_refused_with_a_form_error(login, admin):
     assert not Automation.objects.exists()
 
 
-def test_a_file_within_the_limits_imports(login, admin):
+def test_a_file_within_the_limits_is_checked_and_offered_for_import(login, admin):
     response = _post(login(admin), SimpleUploadedFile("export.csv", HEADER + ROW, content_type="text/csv"))
-    assert response.status_code in (200, 302)
-    assert Automation.objects.filter(key="lead-dedupe").exists()
+    assert response.status_code == 200
+    assert 'name="checked"' in response.content.decode()
+    assert not Automation.objects.exists()

@@ -1,5 +1,7 @@
 """The registry pages: what each role sees and may do, forms that explain errors, constant queries."""
 
+import html
+import re
 from datetime import timedelta
 
 import pytest
@@ -12,6 +14,8 @@ from django.utils import timezone
 
 from registry import services
 from registry.models import Automation, ChangeEvent, Hold
+from tests.factories import UserFactory
+from tests.registry.csv_files import BAD_CELLS, csv_file
 from tests.registry.factories import AutomationFactory, DataFieldFactory
 
 pytestmark = pytest.mark.django_db
@@ -117,6 +121,79 @@ def test_import_page_reports_the_bad_row(login, admin):
     page = response.content.decode()
     assert "Nothing was imported" in page
     assert "<td>3</td><td><code>team</code></td>" in page
+    assert not Automation.objects.exists()
+
+
+def _upload(client, content, name="export.csv"):
+    upload = SimpleUploadedFile(name, content, content_type="text/csv")
+    return client.post(reverse("registry:automation-import"), {"file": upload})
+
+
+def _checked(response) -> str:
+    match = re.search(r'name="checked" value="([^"]+)"', response.content.decode())
+    assert match, "the check offers no confirmation"
+    return html.unescape(match.group(1))
+
+
+@pytest.mark.parametrize("case", BAD_CELLS)
+def test_import_page_shows_every_bad_cell_as_a_row_error_and_stores_nothing(login, admin, case):
+    DataFieldFactory(object_name="Lead", api_name="Segment__c")
+    overrides, column = BAD_CELLS[case]
+    response = _upload(login(admin), csv_file({"key": "good-one"}, {"key": "bad-one", **overrides}))
+    assert response.status_code == 400
+    page = response.content.decode()
+    assert "Nothing was imported" in page
+    assert f"<td>3</td><td><code>{column}</code></td>" in page
+    assert 'name="checked"' not in page
+    assert not Automation.objects.exists()
+
+
+def test_import_page_checks_first_writes_nothing_and_imports_on_confirm(login, admin):
+    DataFieldFactory(object_name="Lead", api_name="Segment__c")
+    AutomationFactory(key="known", name="Old name")
+    client = login(admin)
+    response = _upload(client, csv_file({"key": "new-one"}, {"key": "known", "status": "live", "last_reviewed_at": ""}))
+    assert response.status_code == 200, re.findall(r"<td>.*?</tr>", response.content.decode())
+    page = response.content.decode()
+    assert "Nothing has been written yet" in page
+    assert "Importing will register 1, update 1 and leave 0 unchanged" in page
+    assert "All rows are written together, or none" in page
+    assert list(Automation.objects.values_list("key", "name")) == [("known", "Old name")]
+    assert not Automation.history.filter(key="new-one").exists()
+
+    response = client.post(reverse("registry:automation-import"), {"checked": _checked(response)})
+    assert response.status_code == 200
+    assert "1 registered, 1 updated, 0 unchanged" in response.content.decode()
+    assert Automation.objects.get(key="new-one").status == "proposed"
+    assert Automation.objects.get(key="known").name == "Automation x"
+
+
+def test_import_confirmation_checks_again_and_stores_nothing_if_a_row_went_bad(login, admin):
+    DataFieldFactory(object_name="Lead", api_name="Segment__c")
+    client = login(admin)
+    morgan = UserFactory(username="morgan")
+    response = _upload(client, csv_file({"key": "first"}, {"key": "second", "rule_owner": "morgan"}))
+    checked = _checked(response)
+    morgan.is_active = False
+    morgan.save()
+    response = client.post(reverse("registry:automation-import"), {"checked": checked})
+    assert response.status_code == 400
+    page = response.content.decode()
+    assert "The registry changed since the check" in page
+    assert "<td>3</td><td><code>rule_owner</code></td>" in page
+    assert not Automation.objects.exists()
+
+
+def test_import_confirmation_not_made_by_the_page_is_refused(login, admin, manager):
+    DataFieldFactory(object_name="Lead", api_name="Segment__c")
+    response = _upload(login(admin), csv_file({"key": "first"}))
+    checked = _checked(response)
+    url = reverse("registry:automation-import")
+    response = login(admin).post(url, {"checked": checked[:-3] + "abc"})
+    assert response.status_code == 400
+    assert "not one this page made for you" in response.content.decode()
+    other_admin = UserFactory(role="revops_admin")
+    assert login(other_admin).post(url, {"checked": checked}).status_code == 400
     assert not Automation.objects.exists()
 
 

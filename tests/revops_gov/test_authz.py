@@ -9,13 +9,22 @@ from tests.approvals import authz as approvals_authz
 from tests.approvals.decisions import authz as decisions_authz
 from tests.authz import API_DOCS, PAGE_GOVERN, PAGE_READ, PERSONAS, POST_GOVERN
 from tests.backlog import authz as backlog_authz
+from tests.discovery import authz as discovery_authz
 from tests.factories import UserFactory
 from tests.health import authz as health_authz
 from tests.health.dashboard import authz as dashboard_authz
 from tests.registry import authz as registry_authz
 from tests.registry.factories import AutomationFactory, ChangeEventFactory, DataFieldFactory
 
-APPS = (registry_authz, backlog_authz, approvals_authz, decisions_authz, health_authz, dashboard_authz)
+APPS = (
+    registry_authz,
+    backlog_authz,
+    approvals_authz,
+    decisions_authz,
+    health_authz,
+    dashboard_authz,
+    discovery_authz,
+)
 
 RULES = {
     "home": ("get", {**PAGE_READ, "viewer": 302, "manager": 302, "admin": 302}),
@@ -26,9 +35,18 @@ RULES = {
     "account-token-revoke": ("post", {**PAGE_READ, "viewer": 404, "manager": 404, "admin": 302}),
     "integration-list": ("get", PAGE_GOVERN),
     "integration-token-revoke": ("post", POST_GOVERN),
+    "delivery-list": ("get", PAGE_GOVERN),
+    "delivery-resend": ("post", POST_GOVERN),
     "api-schema": ("get", API_DOCS),
     "api-docs": ("get", API_DOCS),
     "api-redoc": ("get", API_DOCS),
+    "access-log": ("get", PAGE_GOVERN),
+    "account-notifications": ("get", PAGE_READ),
+    "team-channels": ("get", PAGE_GOVERN),
+    # Company sign-in is off unless REVOPS_OIDC_ISSUER is set (tests/revops_gov/test_oidc.py turns it on).
+    "oidc_authentication_init": ("get", dict.fromkeys(PERSONAS, 404)),
+    "oidc_authentication_callback": ("get", dict.fromkeys(PERSONAS, 404)),
+    "oidc-refused": ("get", dict.fromkeys(PERSONAS, 403)),
 }
 API_WRITES: dict = {}
 for app in APPS:
@@ -66,6 +84,9 @@ def world(db, admin):
     hs, hs_raw = services.integration_create(name="hs", system="hubspot")
     integration_token = ApiToken.objects.filter(integration=sf).first()
     admin_token, _ = services.api_token_create(user=admin, name="mine", by=admin)
+    from revops_gov.outbox import delivery_enqueue
+
+    delivery, _ = delivery_enqueue(kind="notice", channel="email", subject="Hi", payload={}, address="")
     world = {
         "admin": admin,
         "automation": automation,
@@ -76,6 +97,7 @@ def world(db, admin):
         "kwargs": {
             "integration-token-revoke": {"pk": integration_token.pk},
             "account-token-revoke": {"pk": admin_token.pk},
+            "delivery-resend": {"pk": delivery.pk},
         },
         "tokens": {"integration": sf_raw, "other_integration": hs_raw},
         "service_users": {"integration": sf.service_user, "other_integration": hs.service_user},

@@ -4,15 +4,19 @@ the database) and says the broker is down on /healthz; restarted, tasks flow aga
 
 import os
 import signal
+import subprocess
 import sys
 import threading
+import time
 import uuid
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from django.test import Client
+from django.utils import timezone
 
+from registry.models import Automation
 from revops_gov.celery import app as celery_app
 from revops_gov.tasks import heartbeat
 from tests.conftest import _database_url, start_worker, stop_worker
@@ -31,7 +35,12 @@ from tests.processes import (
 )
 from tests.registry.factories import AutomationFactory
 
-pytestmark = [pytest.mark.worker, pytest.mark.faults]
+# Each kills and restarts real processes under timeouts: under pytest-xdist they take turns in one
+# process rather than compete with each other for the CPU — the same process as the production-shape
+# tests, since the two-beats test starts beats from this folder, which tools/beat_alive.py would see
+# there. (xdist joins every xdist_group mark of a test into one group name, so a test can be in one
+# group only: the module's.)
+pytestmark = [pytest.mark.worker, pytest.mark.faults, pytest.mark.xdist_group("production-shape")]
 REDIS_PORT = 6390
 
 
@@ -177,7 +186,7 @@ def test_database_connection_dropped_mid_batch_loses_nothing_and_stores_nothing_
     try:
         acknowledged = _batch("a", 200, automation.key)
         status, body, _ = post_json(runs, acknowledged, headers=auth)
-        assert status == 200 and body["summary"] == {"created": 200, "duplicate": 0, "error": 0}
+        assert status == 200 and body["summary"] == {"created": 200, "merged": 0, "duplicate": 0, "error": 0}
 
         # Hold the batch mid-flight: its transaction has begun, its INSERT waits on our lock.
         in_flight = _batch("b", 500, automation.key)
@@ -205,9 +214,9 @@ def test_database_connection_dropped_mid_batch_loses_nothing_and_stores_nothing_
 
         # The CRM retries the batch (and, unsure, the one before it): stored once, the rest duplicates.
         status, body, _ = post_json(runs, in_flight, headers=auth)
-        assert status == 200 and body["summary"] == {"created": 500, "duplicate": 0, "error": 0}, body
+        assert status == 200 and body["summary"] == {"created": 500, "merged": 0, "duplicate": 0, "error": 0}, body
         status, body, _ = post_json(runs, acknowledged, headers=auth)
-        assert status == 200 and body["summary"] == {"created": 0, "duplicate": 200, "error": 0}, body
+        assert status == 200 and body["summary"] == {"created": 0, "merged": 0, "duplicate": 200, "error": 0}, body
 
         # Dropped again between requests (a database restart): the kept connection is checked and replaced.
         admin.execute(
@@ -334,6 +343,23 @@ def _mail_count(folder: Path) -> int:
     return sum(path.read_text().count("\nSubject: ") for path in folder.glob("*")) if folder.exists() else 0
 
 
+def _succeeded(worker, task: str) -> int:
+    """How many runs of `task` the worker finished (other tasks, the outbox's, are not counted)."""
+    return sum(1 for line in worker.output().splitlines() if f"{task}[" in line and "succeeded" in line)
+
+
+def _passes(worker) -> int:
+    return _succeeded(worker, "health.tasks.monitors_run")
+
+
+def _settled(worker) -> None:
+    """Wait until the worker has finished every task it received (the outbox's included)."""
+    wait_until(
+        lambda: worker.output().count("] received") == worker.output().count("] succeeded"),
+        message="the worker to finish every task it received",
+    )
+
+
 def test_worker_killed_mid_monitor_pass_completes_it_once(transactional_db, tmp_path):
     """The pass is held on the monitors' row lock and its pool process killed: the requeued pass
     runs on the new pool process, opens each finding once and sends each alert once; the next pass
@@ -364,14 +390,15 @@ def test_worker_killed_mid_monitor_pass_completes_it_once(transactional_db, tmp_
         )
         _kill_pool_process(worker, pool_pid)
         admin.execute("ROLLBACK")
-        wait_until(lambda: worker.output().count("succeeded") == 1, message="the requeued pass to finish")
+        wait_until(lambda: _passes(worker) == 1, message="the requeued pass to finish")
         opened = Finding.objects.count()
         assert opened >= 3, "the killed pass was not run again"
-        assert _mail_count(mail) == opened
+        # The pass queued one alert per finding in the outbox; the worker sends them.
+        wait_until(lambda: _mail_count(mail) >= opened, message="the outbox to send the alerts")
         assert not Finding.objects.filter(notified_at__isnull=True).exists()
 
         tasks.monitors_run.apply_async(queue=queue)  # the next beat tick
-        wait_until(lambda: worker.output().count("succeeded") == 2, message="the next pass")
+        wait_until(lambda: _passes(worker) == 2, message="the next pass")
     finally:
         admin.close()
         watch.close()
@@ -380,10 +407,29 @@ def test_worker_killed_mid_monitor_pass_completes_it_once(transactional_db, tmp_
     assert "IntegrityError" not in worker.output()
 
 
+LEASE_SECONDS = 3
+
+
+def _held_mail_env(smtp) -> dict:
+    return {"EMAIL_URL": f"smtp://127.0.0.1:{smtp.port}", "REVOPS_OUTBOX_LEASE_SECONDS": str(LEASE_SECONDS)}
+
+
+def _sweep_after_lease(worker, queue: str) -> None:
+    """The requeued delivery finds its row leased to the dead process and sends nothing; after the
+    lease, beat's outbox sweep (run here by hand) hands the row to the worker again."""
+    from revops_gov.tasks import sweep
+
+    wait_until(lambda: _succeeded(worker, "outbox.deliver") >= 1, message="the requeued delivery")
+    time.sleep(LEASE_SECONDS + 0.5)
+    sweep.apply_async(queue=queue)
+    wait_until(lambda: _succeeded(worker, "outbox.deliver") >= 2, message="the swept delivery")
+
+
 def test_worker_killed_mid_alert_sends_it_once(transactional_db, tmp_path):
     """The mail server holds the connection of a finding's first alert and the pool process
-    sending it is killed. The send and its mark are one transaction, so nothing was marked: the
-    requeued task sends the alert, once."""
+    sending it (the outbox's delivery) is killed. The mail server never accepted the message and
+    the delivery is still leased to the dead process, so the requeued task sends nothing; once the
+    lease runs out the sweep sends it: one alert, and the next alert pass queues nothing more."""
     _require_postgresql_and_redis()
     from health import tasks
     from tests.factories import UserFactory
@@ -392,14 +438,14 @@ def test_worker_killed_mid_alert_sends_it_once(transactional_db, tmp_path):
     finding = FindingFactory(owner=UserFactory())
     smtp = SMTPSink(hold_first=True)
     queue = f"test-{uuid.uuid4().hex[:10]}"
-    worker, pool_pid = _prefork_worker(tmp_path, queue, EMAIL_URL=f"smtp://127.0.0.1:{smtp.port}")
+    worker, pool_pid = _prefork_worker(tmp_path, queue, **_held_mail_env(smtp))
     try:
         tasks.findings_alert.apply_async(queue=queue)
         wait_until(smtp.held.is_set, message="the alert's mail connection")
         _kill_pool_process(worker, pool_pid)
-        wait_until(lambda: "succeeded" in worker.output(), message="the requeued alert task")
-        tasks.findings_alert.apply_async(queue=queue)  # the next pass sends nothing more
-        wait_until(lambda: worker.output().count("succeeded") == 2, message="the next alert pass")
+        _sweep_after_lease(worker, queue)
+        tasks.findings_alert.apply_async(queue=queue)  # the next pass queues nothing more
+        wait_until(lambda: _succeeded(worker, "health.tasks.findings_alert") == 2, message="the next alert pass")
     finally:
         stop_worker(worker)
         smtp.close()
@@ -422,14 +468,14 @@ def test_worker_killed_mid_escalation_sends_it_once(transactional_db, tmp_path):
     overdue = DecisionRequestFactory(assignee=UserFactory(manager=boss), due_at=timezone.now() - timedelta(hours=1))
     smtp = SMTPSink(hold_first=True)
     queue = f"test-{uuid.uuid4().hex[:10]}"
-    worker, pool_pid = _prefork_worker(tmp_path, queue, EMAIL_URL=f"smtp://127.0.0.1:{smtp.port}")
+    worker, pool_pid = _prefork_worker(tmp_path, queue, **_held_mail_env(smtp))
     try:
         decision_tasks.escalate_overdue.apply_async(queue=queue)
         wait_until(smtp.held.is_set, message="the escalation's mail connection")
         _kill_pool_process(worker, pool_pid)
-        wait_until(lambda: "succeeded" in worker.output(), message="the requeued escalation")
+        _sweep_after_lease(worker, queue)
         decision_tasks.escalate_overdue.apply_async(queue=queue)  # the next beat tick
-        wait_until(lambda: worker.output().count("succeeded") == 2, message="the next escalation run")
+        wait_until(lambda: _succeeded(worker, "decisions.escalate_overdue") == 2, message="the next escalation run")
     finally:
         stop_worker(worker)
         smtp.close()
@@ -446,7 +492,9 @@ def test_worker_killed_mid_monthly_review_creates_it_once(transactional_db, tmp_
     from health.reviews import tasks as review_tasks
     from health.reviews.models import HealthReview, HealthReviewRow
 
-    AutomationFactory.create_batch(3)  # live: in the review
+    # Live, and registered before last month ended: in last month's review.
+    for automation in AutomationFactory.create_batch(3):
+        Automation.objects.filter(pk=automation.pk).update(created_at=timezone.now() - timedelta(days=70))
     queue = f"test-{uuid.uuid4().hex[:10]}"
     worker, pool_pid = _prefork_worker(tmp_path, queue)
     admin, watch = _admin_connection(), _admin_connection()
@@ -487,6 +535,13 @@ def _subjects(folder: Path) -> list[str]:
     ]
 
 
+def _wait_or_kill(process, *, timeout: float) -> int:
+    try:
+        return process.process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return process.stop(sig=signal.SIGKILL, timeout=10)
+
+
 def _start_beat(tmp_path, name: str, env: dict):
     args = [sys.executable, "-m", "celery", "--app", "revops_gov", "beat", "--loglevel", "INFO"]
     args += ["--scheduler", "django_celery_beat.schedulers:DatabaseScheduler", "--pidfile=", "--max-interval", "1"]
@@ -501,13 +556,24 @@ def test_two_beats_firing_every_schedule_do_nothing_twice(transactional_db, tmp_
     from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
     from approvals.decisions.models import DigestSent as DecisionDigestSent
+    from health.choices import FindingStatus
     from health.models import DigestSent as FindingsDigestSent
     from health.models import Finding
     from tests.approvals.decisions.factories import DecisionRequestFactory
     from tests.factories import UserFactory
+    from tests.health.factories import FindingFactory
 
     owner = UserFactory()
     _failing_automations(owner)
+    # A finding of the owner's resolved a minute ago: news no alert told them, so a digest is due.
+    earlier = timezone.now() - timedelta(hours=2)
+    resolved = FindingFactory(
+        owner=owner,
+        status=FindingStatus.RESOLVED,
+        opened_at=earlier,
+        notified_at=earlier,
+        resolved_at=timezone.now() - timedelta(minutes=1),
+    )
     assignee = UserFactory()
     DecisionRequestFactory.create_batch(2, assignee=assignee)
     mail = tmp_path / "mail"
@@ -529,12 +595,19 @@ def test_two_beats_firing_every_schedule_do_nothing_twice(transactional_db, tmp_
             message="both beats to fire every schedule several times",
         )
     finally:
-        codes = [beat.stop() for beat in beats]
+        # Both at once (neither keeps writing the schedule the other saves on its way out); a loaded
+        # machine gets two minutes for SIGTERM, the schedule saved, and exit.
+        for beat in beats:
+            if beat.alive():
+                os.killpg(beat.process.pid, signal.SIGTERM)
+        codes = [_wait_or_kill(beat, timeout=120) for beat in beats]
     try:
-        wait_until(
-            lambda: worker.output().count("] received") == worker.output().count("] succeeded"),
-            message="the worker to finish what the beats sent",
-        )
+        # What the beats sent, then the outbox's deliveries those tasks queued.
+        _settled(worker)
+        # One alert per finding opened, one findings digest, one decision digest.
+        expected = Finding.objects.exclude(pk=resolved.pk).count() + 2
+        wait_until(lambda: len(_subjects(mail)) >= expected, message="the outbox to send every message")
+        _settled(worker)
     finally:
         stop_worker(worker)
     for beat in beats:
@@ -543,7 +616,7 @@ def test_two_beats_firing_every_schedule_do_nothing_twice(transactional_db, tmp_
     assert codes == [0, 0], [beat.output()[-2000:] for beat in beats]
     assert "Traceback" not in worker.output(), worker.output()[-3000:]
 
-    findings = Finding.objects.count()
+    findings = Finding.objects.exclude(pk=resolved.pk).count()
     assert findings >= 3
     subjects = _subjects(mail)
     assert len(subjects) == len(set(subjects)), f"an email was sent twice: {sorted(subjects)}"

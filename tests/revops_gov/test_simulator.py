@@ -247,6 +247,7 @@ def simulator_database():
 
 
 @pytest.mark.production
+@pytest.mark.xdist_group("production-shape")
 def test_the_simulator_plays_the_demo_team_against_the_production_shape(simulator_database, tmp_path):
     import sys
 

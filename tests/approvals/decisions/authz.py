@@ -1,6 +1,6 @@
 """Who may use each decision-queue route (see tests/authz.py)."""
 
-from tests.authz import API_READ, API_SCOPED, PAGE_GOVERN, PAGE_READ, POST_GOVERN
+from tests.authz import API_READ, API_SCOPED, PAGE_GOVERN, PAGE_READ, PERSONAS, POST_GOVERN
 
 NOBODY_BUT_ADMIN = {
     "anonymous": 302,
@@ -14,6 +14,8 @@ NOBODY_BUT_ADMIN = {
 
 RULES = {
     "decisions:queue": ("get", PAGE_READ),
+    # Off without REVOPS_SLACK_SIGNING_SECRET; with it, only Slack's signature lets a call in.
+    "decisions:slack-interactivity": ("post", dict.fromkeys(PERSONAS, 404)),
     "decisions:team": ("get", PAGE_GOVERN),
     "decisions:history": ("get", PAGE_READ),
     "decisions:deliveries": ("get", PAGE_GOVERN),

@@ -14,7 +14,9 @@ from approvals.decisions import services
 from approvals.decisions.kinds import OPTIONS, DecisionKind
 from approvals.decisions.models import Decision, DecisionRequest, DigestSent, OutboxEvent
 from registry.services import hold_place
+from revops_gov import outbox
 from revops_gov.errors import ApplicationError, Conflict, Forbidden
+from revops_gov.models import Delivery
 from tests.approvals.decisions.factories import DecisionRequestFactory, LiveAutomationFactory
 from tests.factories import UserFactory
 from tests.processes import free_port
@@ -218,21 +220,23 @@ def test_escalation_runs_once_per_overdue_request(settings):
     assert "1 overdue decision(s) escalated to you" in mail.outbox[0].subject
 
 
-def test_an_escalation_the_mail_server_refuses_is_not_lost(settings, caplog):
-    """Nothing is marked escalated unless the manager's email went out: with the mail server down
-    the request stays due, and the next run escalates it and emails once."""
+def test_an_escalation_the_mail_server_refuses_is_retried_by_the_outbox_not_lost(settings):
+    """The escalation is recorded with its email queued in the outbox; the mail server being down
+    leaves the delivery pending with its error, and the outbox's retry sends it once."""
     boss = UserFactory(email="boss@example.com")
     overdue = DecisionRequestFactory(assignee=UserFactory(manager=boss), due_at=timezone.now() - timedelta(hours=1))
     settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
     settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", free_port()  # nothing listens
-    assert services.escalate_overdue() == 0
-    assert "not sent, retried on the next run" in caplog.text
+    assert services.escalate_overdue() == 1
     overdue.refresh_from_db()
-    assert overdue.escalated_at is None and not overdue.history.filter(history_change_reason__startswith="Overdue")
+    assert overdue.escalated_to == boss
+    delivery = Delivery.objects.get()
+    assert delivery.status == "pending" and delivery.sent_at is None and "refused" in delivery.last_error
 
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
-    assert services.escalate_overdue() == 1
     assert services.escalate_overdue() == 0
+    assert outbox.deliver_due(now=timezone.now() + timedelta(hours=2)) == {"sent": 1}
+    assert outbox.deliver_due(now=timezone.now() + timedelta(hours=4)) == {}
     assert [m.to for m in mail.outbox] == [["boss@example.com"]]
 
 

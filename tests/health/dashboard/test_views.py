@@ -51,3 +51,15 @@ def test_the_page_costs_the_same_queries_whatever_the_number_of_automations(admi
         FindingFactory(automation=automation)
     count_queries()
     assert count_queries() == few
+
+
+def test_the_trends_are_charts_that_add_no_number_or_link_to_the_dashboard(admin_client):
+    from tests.health.reviews.factories import HealthReviewRowFactory
+
+    FindingFactory()
+    HealthReviewRowFactory(recommendation="adjust")
+    html = admin_client.get(reverse("dashboard:dashboard")).content.decode()
+    trends = html[html.index('id="trends-heading"') :]
+    trends = trends[: trends.index("</section>")]
+    assert trends.count("pygal-sparkline") == 2 and "Recommendations per month" in trends
+    assert "<a " not in trends and "<script" not in trends

@@ -46,7 +46,21 @@ class HealthReviewRowFactory(factory.django.DjangoModelFactory):
     )
 
 
-class ReviewedAutomationFactory(AutomationFactory):
+class RegisteredAutomationFactory(AutomationFactory):
+    """An automation registered before the month reviewed (on 1 October 2026), as one that is in
+    November's review was; `registered=<datetime>` says when otherwise."""
+
+    class Meta:
+        skip_postgeneration_save = True
+
+    @factory.post_generation
+    def registered(obj, create, extracted, **kwargs):
+        when = extracted or timezone.make_aware(datetime(2026, 10, 1))
+        type(obj).objects.filter(pk=obj.pk).update(created_at=when)
+        obj.created_at = when
+
+
+class ReviewedAutomationFactory(RegisteredAutomationFactory):
     """A live automation meeting the guide's practical standard: owner, rule, visible output, purpose."""
 
     output_recipient = "The opportunity owner."

@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from approvals.models import LifecycleMove
 from approvals.services import TransitionRefused
+from health import services as ingest
 from health.reviews import services
 from health.reviews.models import HealthReview, HealthReviewRow
 from revops_gov.errors import Forbidden
@@ -54,23 +55,114 @@ def test_a_month_that_has_not_ended_is_refused(clock):
 
 
 @pytest.mark.django_db
-def test_recomputing_updates_numbers_and_keeps_confirmations_and_notes(clock, admin):
-    automation = AutomationFactory()
-    _busy(automation, n=10)
+def test_recomputing_updates_unconfirmed_rows_and_writes_a_confirmed_rows_new_figures_beside_it(clock, admin):
+    confirmed, open_ = AutomationFactory(), AutomationFactory()
+    _busy(confirmed, n=10)
+    _busy(open_, n=10)
     review, _ = services.monthly_review_run()
-    row = HealthReviewRow.objects.get(review=review)
-    services.review_row_confirm(row=row, by=admin, decision="adjust", note="Tighten the territory rule")
+    row = HealthReviewRow.objects.get(review=review, automation=confirmed)
+    services.review_row_confirm(row=row, by=admin, decision="keep", note="Healthy, keep it")
+    reasons_confirmed = [r.text for r in row.reasons]
     # Late events arrive for November, and a new automation went live meanwhile.
-    _busy(automation, n=8, outcome="failure")
+    _busy(confirmed, n=8, outcome="failure")
+    _busy(open_, n=8, outcome="failure")
     newcomer = AutomationFactory()
     services.review_recompute(review=review, by=admin)
-    row.refresh_from_db()
-    assert (row.runs, row.failures) == (18, 8)
-    assert row.recommendation == "adjust" and "failing" in {r.rule for r in row.reasons}
-    assert (row.decision, row.note, row.confirmed_by) == ("adjust", "Tighten the territory rule", admin)
+    row = HealthReviewRow.objects.select_related("review").get(pk=row.pk)
+    # Frozen: the confirmed numbers, recommendation and reasons stay…
+    assert (row.runs, row.failures, row.recommendation) == (10, 0, "keep")
+    assert [r.text for r in row.reasons] == reasons_confirmed
+    assert (row.decision, row.note, row.confirmed_by) == ("keep", "Healthy, keep it", admin)
+    # …and the new figures are beside them, the difference flagged.
+    assert row.figures_changed and row.recomputed_at is not None
+    assert row.recomputed["figures"]["runs"] == 18 and row.recomputed["figures"]["failures"] == 8
+    assert row.recomputed["recommendation"] == "adjust"
+    assert {"runs", "failures", "recommendation"} <= set(row.recomputed["differs"])
+    assert {c["name"]: (c["confirmed"], c["now"]) for c in row.recomputed_changes}["runs"] == (10, 18)
+    other = HealthReviewRow.objects.get(review=review, automation=open_)
+    assert (other.runs, other.failures, other.recommendation) == (18, 8, "adjust")
+    assert "failing" in {r.rule for r in other.reasons} and not other.figures_changed
     assert HealthReviewRow.objects.filter(review=review, automation=newcomer).exists()
     review.refresh_from_db()
     assert review.computations == 2 and review.computed_by == admin
+
+
+@pytest.mark.django_db
+def test_a_confirmed_rows_reasons_keep_the_thresholds_it_was_confirmed_with(clock, admin, settings):
+    automation = AutomationFactory()
+    _busy(automation, n=10)
+    _busy(automation, n=3, outcome="failure")  # 3 of 13 failed: 23 %, over the 20 % bar
+    review, _ = services.monthly_review_run()
+    row = HealthReviewRow.objects.get(review=review)
+    assert row.recommendation == "adjust"
+    services.review_row_confirm(row=row, by=admin, decision="adjust", note="Fix the validation rule")
+    settings.REVOPS = {**settings.REVOPS, "HEALTH_REVIEW": {**settings.REVOPS["HEALTH_REVIEW"], "failure_rate": 0.5}}
+    services.review_recompute(review=review, by=admin)
+    row = HealthReviewRow.objects.select_related("review").get(pk=row.pk)
+    assert row.review.thresholds["failure_rate"] == 0.5
+    assert row.recommendation == "adjust" and "failing" in {r.rule for r in row.reasons}
+    assert row.recomputed["recommendation"] == "keep" and row.figures_changed
+
+
+@pytest.mark.django_db
+def test_late_facts_change_the_reviews_tasks_completed_and_a_confirmed_row_does_not_change(admin):
+    """Tasks created on 28 November and completed a week later, on 5 December: the review of
+    November counts them once the late facts arrive (the daily tick re-computes the month, past its
+    first days, because late facts arrived since it was computed), except in the confirmed row."""
+    counted, confirmed = AutomationFactory(key="lead-routing"), AutomationFactory(key="sla-nudge")
+    for automation in (counted, confirmed):
+        runs = [{"automation": automation.key, "event_id": f"t{i}", "started_at": in_november(28, 9 + i).isoformat(),
+                 "outcome": "success", "task_created": True, "alerts_sent": 1} for i in range(6)]  # fmt: skip
+        with time_machine.travel(in_november(28, 18), tick=False):
+            ingest.runs_ingest(items=runs, by=admin)
+    with time_machine.travel(DECEMBER_2ND, tick=False):
+        assert services.monthly_review_tick() == "created"
+        row = HealthReviewRow.objects.get(automation=confirmed)
+        services.review_row_confirm(row=row, by=admin, decision="keep", note="Looks fine")
+    before = HealthReviewRow.objects.select_related("review").get(automation=confirmed)
+    assert (before.tasks_created, before.tasks_completed, before.alerts_ignored) == (6, 0, 6)
+    reasons_confirmed = [r.text for r in before.reasons]
+    a_week_later = in_november(28, 9) + timedelta(days=7)
+    with time_machine.travel(a_week_later, tick=False):
+        late = [{"automation": a.key, "event_id": f"t{i}", "task_completed_at": a_week_later.isoformat()}
+                for a in (counted, confirmed) for i in range(6)]  # fmt: skip
+        assert ingest.runs_ingest(items=late, by=admin).summary["merged"] == 12
+    with time_machine.travel(a_week_later + timedelta(days=1), tick=False):
+        assert services.monthly_review_tick() == "recomputed"
+    row = HealthReviewRow.objects.get(automation=counted)
+    assert (row.tasks_created, row.tasks_completed, row.alerts_ignored) == (6, 6, 0)
+    after = HealthReviewRow.objects.select_related("review").get(automation=confirmed)
+    assert (after.tasks_created, after.tasks_completed, after.alerts_ignored) == (6, 0, 6)
+    assert (after.recommendation, [r.text for r in after.reasons]) == (before.recommendation, reasons_confirmed)
+    assert after.figures_changed
+    assert after.recomputed["figures"]["tasks_completed"] == 6 and after.recomputed["figures"]["alerts_ignored"] == 0
+
+
+@pytest.mark.django_db
+def test_the_population_is_who_was_shadow_live_or_paused_at_any_moment_of_the_month(admin):
+    """Read from the lifecycle moves, not today's status."""
+
+    def registered(key, status, moves=()):
+        automation = AutomationFactory(key=key, status=status)
+        for when, from_status, to_status in moves:
+            with time_machine.travel(when, tick=False):
+                LifecycleMove.objects.create(automation=automation, from_status=from_status, to_status=to_status,
+                                             automation_version=1, by=admin, reason="test")  # fmt: skip
+        return automation
+
+    october, december = in_november(15) - timedelta(days=31), in_november(30) + timedelta(days=3)
+    retired_in_month = registered("retired-on-the-20th", "retired", [(october, "shadow", "live"),
+                                                                     (in_november(20), "live", "retired")])  # fmt: skip
+    paused_now = registered("paused-in-december", "paused", [(october, "shadow", "live"),
+                                                            (december, "live", "paused")])  # fmt: skip
+    went_live = registered("live-from-the-25th", "live", [(in_november(25), "approved", "live")])
+    retired_before = registered("retired-in-october", "retired", [(october, "live", "retired")])
+    shadow_later = registered("shadow-in-december", "shadow", [(december, "approved", "shadow")])
+    with time_machine.travel(december + timedelta(days=1), tick=False):
+        review, _ = services.monthly_review_run()
+    rows = {row.automation.key: row.status for row in review.rows.select_related("automation")}
+    assert rows == {retired_in_month.key: "retired", paused_now.key: "live", went_live.key: "live"}
+    assert retired_before.key not in rows and shadow_later.key not in rows
 
 
 @pytest.mark.django_db

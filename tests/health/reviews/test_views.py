@@ -8,6 +8,7 @@ from datetime import date
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from approvals.models import LifecycleMove
 from backlog.models import Candidate
@@ -188,3 +189,25 @@ def test_the_django_admin_lists_reviews_read_only(client, admin):
     assert client.get("/admin/health/healthreviewrow/").status_code == 200
     assert client.get(f"/admin/health/healthreview/{row.review.pk}/change/").status_code == 200
     assert client.get("/admin/health/healthreview/add/").status_code == 403
+
+
+def test_the_reviews_pages_chart_recommendations_per_month(login, viewer):
+    for month, recommendation in ((date(2026, 10, 1), "keep"), (date(2026, 11, 1), "retire")):
+        HealthReviewRowFactory(review=HealthReviewFactory(month=month), recommendation=recommendation)
+    client = login(viewer)
+    for url in ("/reviews/", "/reviews/2026-11/"):
+        html = client.get(url).content.decode()
+        assert "Recommendations per month" in html and "pygal-chart" in html, url
+        assert "Oct 26" in html and "Nov 26" in html
+
+
+def test_a_confirmed_rows_page_shows_the_figures_recomputed_beside_it(login, viewer, admin):
+    row = HealthReviewRowFactory(
+        confirmed_at=timezone.now(), confirmed_by=admin, decision="keep", figures_changed=True,
+        recomputed_at=timezone.now(),
+        recomputed={"figures": {"runs": 140}, "facts": {}, "recommendation": "adjust",
+                    "differs": ["runs", "recommendation"]},
+    )  # fmt: skip
+    html = login(viewer).get(row.get_absolute_url()).content.decode()
+    assert "the figures changed" in html
+    assert "Runs: 120 when confirmed → 140 now" in html and "Keep when confirmed → Adjust now" in html
