@@ -6,14 +6,19 @@ from datetime import timedelta
 
 from django.utils import timezone
 
-from registry.choices import APPROVED_STATUSES, LifecycleStatus
-from registry.models import Automation
+from registry import services as registry_services
+from registry.choices import DataFieldStatus, LifecycleStatus, RiskTier
+from registry.models import Automation, DataField
 from revops_gov.models import User
 
 from . import services
 from .choices import PacketState, TestKind, TrainingStep
 from .models import ApprovalPacket
 
+S = LifecycleStatus
+DEFAULT_EXCEPTION_PATH = (
+    "Records the rule cannot place go to the RevOps exception queue, reviewed daily by the exception owner."
+)
 MANAGERS = ("morgan", "maria", "priya", "frank")
 
 TEST_CASES = {
@@ -36,8 +41,7 @@ def _sections(automation: Automation, runner: User) -> dict:
             "3. Tell the affected team in the RevOps channel."
         ),
         "rollback_runner": runner,
-        "exception_path": automation.exception_path
-        or "Records the rule cannot place go to the RevOps exception queue, reviewed daily by the exception owner.",
+        "exception_path": automation.exception_path or DEFAULT_EXCEPTION_PATH,
         "owner": str(automation.rule_owner or runner),
     }
 
@@ -53,27 +57,67 @@ def _approve(packet: ApprovalPacket, people: dict) -> None:
         services.packet_review(packet=packet, by=person, verdict="approve", comment="Clear rule, owner and rollback.")
 
 
+# The road from proposed to each status the registry's demo table gives, move by move.
+ROADS = {
+    S.PROPOSED: (),
+    S.IN_DESIGN: (S.IN_DESIGN,),
+    S.APPROVED: (S.IN_DESIGN, S.APPROVED),
+    S.SHADOW: (S.IN_DESIGN, S.APPROVED, S.SHADOW),
+    S.LIVE: (S.IN_DESIGN, S.APPROVED, S.SHADOW, S.LIVE),
+    S.PAUSED: (S.IN_DESIGN, S.APPROVED, S.SHADOW, S.LIVE, S.PAUSED),
+    S.RETIRED: (S.RETIRED,),
+}
+WHY = {
+    S.IN_DESIGN: "Taken on by RevOps",
+    S.APPROVED: "Packet approved",
+    S.SHADOW: "Ready and tested: shadow mode",
+    S.LIVE: "Shadow agreement met: launched with monitoring",
+    S.PAUSED: "Paused while the territory model is rebuilt",
+    S.RETIRED: "Replaced by the new routing; retired",
+}
+
+
 def load(*, stdout=None) -> int:
+    """Walk every demo automation still proposed to its status in the registry's demo table with
+    the real moves: a packet written, submitted and approved; readiness ticked, the test plan run
+    and passed, shadow runs agreeing; then the move, through its gate."""
+    from registry.demo import AUTOMATIONS
+
     people = {u.username: u for u in User.objects.filter(username__in=("alex", "jordan", *MANAGERS))}
     if "alex" not in people:
         return 0
     admin = people["alex"]
-    with_packets = set(ApprovalPacket.objects.values_list("automation_id", flat=True).distinct())
+    targets = {spec["key"]: LifecycleStatus(spec["status"]) for spec in AUTOMATIONS}
     created = 0
-    for automation in Automation.objects.exclude(pk__in=with_packets).select_related("rule_owner", "system_owner"):
-        runner = automation.system_owner or admin
-        if automation.status in APPROVED_STATUSES:
-            draft = services.packet_create_draft(automation=automation, by=admin)
-            draft = services.packet_update(packet=draft, by=admin, **_sections(automation, runner))
-            packet = services.packet_submit(packet=draft, by=admin)
-            _approve(packet, people)
-            created += 1
-        if automation.status == LifecycleStatus.SHADOW:
-            _shadow(automation, admin)
+    proposed = list(
+        Automation.objects.filter(status=S.PROPOSED, key__in=targets, lifecycle_moves__isnull=True)
+        .select_related("rule_owner", "system_owner")
+        .order_by("key")
+    )
+    launched = [a for a in proposed if targets[a.key] in (S.SHADOW, S.LIVE, S.PAUSED)]
+    # The demo's launched automations have gaps a launch would not allow (a field found unreliable,
+    # an owner who left): each is launched as it was then, and the gap opens afterwards.
+    doubted = {
+        f.pk: f.status
+        for f in DataField.objects.filter(automations__in=launched).exclude(status=DataFieldStatus.TRUSTED).distinct()
+    }
+    for field in DataField.objects.filter(pk__in=doubted):
+        registry_services.datafield_update(
+            data_field=field, by=admin, reason="Checked at the launch review", status=DataFieldStatus.TRUSTED
+        )
+    for automation in proposed:
+        created += _walk(automation, targets[automation.key], people, admin)
+    for field in DataField.objects.filter(pk__in=doubted):
+        registry_services.datafield_update(
+            data_field=field,
+            by=admin,
+            reason="Found unreliable after the CRM migration",
+            status=doubted[field.pk],
+        )
     waiting = (
-        Automation.objects.filter(status=LifecycleStatus.IN_DESIGN, risk_tier_rank=3)
-        .exclude(pk__in=with_packets)
+        Automation.objects.filter(status=S.IN_DESIGN, risk_tier_rank=3, packets__isnull=True)
         .exclude(packets__state=PacketState.SUBMITTED)
+        .order_by("key")
         .first()
     )
     if waiting:
@@ -86,8 +130,45 @@ def load(*, stdout=None) -> int:
     return created + decisions_demo.load(stdout=stdout)
 
 
-def _shadow(automation: Automation, admin: User) -> None:
-    """Ready, tested and two weeks of shadow runs at about 97 % agreement."""
+def _walk(automation: Automation, target: str, people: dict, admin: User) -> int:
+    launched = target in (S.SHADOW, S.LIVE, S.PAUSED)
+    missing_owners = {}
+    if launched:
+        missing_owners = {
+            role: None for role in ("rule_owner", "failure_owner") if getattr(automation, f"{role}_id") is None
+        }
+        documented = {
+            "exception_path": automation.exception_path or DEFAULT_EXCEPTION_PATH,
+            "exception_owner": automation.exception_owner or automation.rule_owner or admin,
+        }
+        registry_services.automation_update(
+            automation=automation,
+            by=admin,
+            reason="Documented at the launch review",
+            **documented,
+            **dict.fromkeys(missing_owners, automation.system_owner or admin),
+        )
+    for to in ROADS[target]:
+        automation.refresh_from_db()
+        if to == S.APPROVED:
+            runner = automation.system_owner or admin
+            draft = services.packet_create_draft(automation=automation, by=admin)
+            draft = services.packet_update(packet=draft, by=admin, **_sections(automation, runner))
+            _approve(services.packet_submit(packet=draft, by=admin), people)
+        if to == S.SHADOW:
+            _ready(automation, admin)
+        if to == S.LIVE and automation.risk_tier != RiskTier.LOW:
+            _shadow(automation, admin)
+        services.transition(automation=automation, to=to, by=admin, reason=WHY[to])
+    if missing_owners:
+        registry_services.automation_update(
+            automation=automation, by=admin, reason="The owner left the team; nobody is named yet", **missing_owners
+        )
+    return 1
+
+
+def _ready(automation: Automation, admin: User) -> None:
+    """Readiness ticked and every kind of the test plan run and passed."""
     for item in ("audit_trail", "users_understand", "reporting_impact", *TrainingStep.values):
         services.readiness_tick(automation=automation, item=item, note="Confirmed in the launch review", by=admin)
     for kind, (description, expected) in TEST_CASES.items():
@@ -100,6 +181,10 @@ def _shadow(automation: Automation, admin: User) -> None:
             actual=expected,
             passed=True,
         )
+
+
+def _shadow(automation: Automation, admin: User) -> None:
+    """Two weeks of shadow runs at about 97 % agreement."""
     start = timezone.now() - timedelta(days=14)
     services.shadow_observations_record(
         automation=automation,

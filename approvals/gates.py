@@ -129,7 +129,16 @@ def readiness(automation: Automation) -> list[Check]:
 
     def ticked(item):
         tick = ticks.get(item)
-        return Check(item.label, bool(tick), f"ticked by {tick.ticked_by}: {tick.note}" if tick else "not ticked yet")
+        if tick is None:
+            return Check(item.label, False, "not ticked yet")
+        if tick.automation_version != automation.version:
+            # Evidence for an earlier version never counts for a later one.
+            return Check(
+                item.label,
+                False,
+                f"ticked for version {tick.automation_version}; confirm it again for version {automation.version}",
+            )
+        return Check(item.label, True, f"ticked by {tick.ticked_by}: {tick.note}")
 
     untrusted = [f.qualified_name for f in fields if f.status != DataFieldStatus.TRUSTED]
     tests = test_plan(automation)
@@ -239,7 +248,9 @@ def gate(automation: Automation, to: str, *, by=None, reason: str | None = None)
                 f"packet v{packet.number}" if packet else "no packet approved for the current version",
             )
         )
-    if to in (S.SHADOW, S.LIVE) and current != S.PAUSED:
+    # Every gate of shadow and live is checked on every move there, resuming from paused included:
+    # evidence counts only for the current version, and it may have changed while paused.
+    if to in (S.SHADOW, S.LIVE):
         items = readiness(automation)
         missing = [c.label for c in items if not c.met]
         checks.append(
@@ -250,12 +261,23 @@ def gate(automation: Automation, to: str, *, by=None, reason: str | None = None)
         checks.append(
             Check("Test plan complete and passed", not failing, f"missing: {', '.join(failing)}" if failing else "")
         )
-    if to == S.LIVE and current != S.PAUSED:
-        if automation.risk_tier == RiskTier.LOW and current == S.APPROVED:
+    if to == S.LIVE:
+        if automation.risk_tier == RiskTier.LOW:
             checks.append(Check("Shadow period", True, "optional for low tier"))
         else:
             agreement = shadow_agreement(automation)
-            checks.append(Check("Shadow agreement meets the bar", agreement.meets_bar, agreement.explanation))
+            checks.append(
+                Check(
+                    f"Shadow agreement for version {automation.version} meets the bar",
+                    agreement.meets_bar,
+                    agreement.explanation,
+                )
+            )
+    if to in (S.SHADOW, S.LIVE):
+        holds = list(automation.holds.filter(released_at__isnull=True).values_list("reason", flat=True))
+        checks.append(
+            Check("No open hold", not holds, f"held: {'; '.join(holds)}; release the hold first" if holds else "")
+        )
     return result
 
 

@@ -9,8 +9,7 @@ from django.db.models import Q
 from django.urls import reverse
 from simple_history.models import HistoricalRecords
 
-from registry.choices import LifecycleStatus
-from registry.models import Automation
+from registry.models import AppendOnly, Automation, LifecycleMove  # noqa: F401 - LifecycleMove: the registry owns it now
 
 from .choices import PacketState, ReadinessItem, TestKind, TrainingStep, Verdict
 
@@ -25,21 +24,6 @@ PACKET_SECTIONS = (
     "rollback_steps",
     "rollback_runner",
 )
-
-
-class AppendOnly(models.Model):
-    """Refuses updates and deletes: a review or a move, once written, is history."""
-
-    class Meta:
-        abstract = True
-
-    def save(self, *args, **kwargs):
-        if self.pk is not None and not self._state.adding:
-            raise PermissionError(f"A {self._meta.verbose_name} is append-only: it is never edited.")
-        super().save(*args, **kwargs)
-
-    def delete(self, *args, **kwargs):
-        raise PermissionError(f"A {self._meta.verbose_name} is append-only: it is never deleted.")
 
 
 class ApprovalPacket(models.Model):
@@ -151,6 +135,9 @@ class ReadinessTick(models.Model):
     note = models.TextField("note", help_text="What proves it (a link, a date, who was trained).")
     ticked_by = models.ForeignKey(settings.AUTH_USER_MODEL, models.PROTECT, related_name="+")
     ticked_at = models.DateTimeField("ticked", auto_now=True)
+    automation_version = models.PositiveIntegerField(
+        "automation version", help_text="The registry version it was confirmed for; a later version needs it again."
+    )
     history = HistoricalRecords()
 
     class Meta:
@@ -219,26 +206,6 @@ class ShadowObservation(models.Model):
 
     def __str__(self):
         return f"Shadow run {self.event_id}"
-
-
-class LifecycleMove(AppendOnly):
-    """One move of an automation's lifecycle status: from, to, who, why."""
-
-    automation = models.ForeignKey(Automation, models.PROTECT, related_name="lifecycle_moves")
-    from_status = models.CharField("from", max_length=20, choices=LifecycleStatus.choices)
-    to_status = models.CharField("to", max_length=20, choices=LifecycleStatus.choices)
-    automation_version = models.PositiveIntegerField("automation version")
-    by = models.ForeignKey(settings.AUTH_USER_MODEL, models.PROTECT, related_name="+", null=True)
-    reason = models.TextField("reason")
-    created_at = models.DateTimeField("when", auto_now_add=True)
-
-    class Meta:
-        ordering = ["-created_at", "-pk"]
-        verbose_name = "lifecycle move"
-        indexes = [models.Index(fields=["automation", "to_status"], name="move_automation_to_idx")]
-
-    def __str__(self):
-        return f"{self.from_status} → {self.to_status}"
 
 
 # The decision queue (approvals/decisions/) keeps its models in its own package.

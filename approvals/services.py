@@ -22,7 +22,6 @@ from .choices import PacketState, ReadinessItem, TestKind, TrainingStep, Verdict
 from .models import (
     PACKET_SECTIONS,
     ApprovalPacket,
-    LifecycleMove,
     PacketReview,
     ReadinessTick,
     ShadowObservation,
@@ -209,6 +208,7 @@ def readiness_tick(*, automation: Automation, item: str, note: str, by: User) ->
     )
     tick.note = note
     tick.ticked_by = by
+    tick.automation_version = Automation.objects.values_list("version", flat=True).get(pk=automation.pk)
     _save(tick, by=by, reason=f"Ticked: {note}")
     registry_cache.invalidate([automation.key])
     return tick
@@ -311,19 +311,14 @@ def transition(*, automation: Automation, to: str, by: User | None, reason: str)
             f"{automation.name} cannot move to {result.label.lower()}: " + "; ".join(result.unmet),
             {"reasons": result.unmet, "from": automation.status, "to": to},
         )
-    old = LifecycleStatus(automation.status)
     to = LifecycleStatus(to)
     why = reason or f"Moved to {to.label.lower()}"
-    LifecycleMove.objects.create(
+    automation = registry_services.automation_status_set(
         automation=automation,
-        from_status=old,
-        to_status=to,
-        automation_version=automation.version,
+        status=to,
         by=by,
         reason=why,
-    )
-    automation = registry_services.automation_status_set(
-        automation=automation, status=to, by=by, reason=f"{old.label} → {to.label}: {why}"
+        gates_checked=[f"{c.label}: {c.detail}" if c.detail else c.label for c in result.checks],
     )
     registry_cache.invalidate([automation.key])
     return automation

@@ -457,3 +457,48 @@ class Hold(models.Model):
     @property
     def is_open(self) -> bool:
         return self.released_at is None
+
+
+class AppendOnly(models.Model):
+    """Refuses updates and deletes: a review or a move, once written, is history."""
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None and not self._state.adding:
+            raise PermissionError(f"A {self._meta.verbose_name} is append-only: it is never edited.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise PermissionError(f"A {self._meta.verbose_name} is append-only: it is never deleted.")
+
+
+class LifecycleMove(AppendOnly):
+    """One change of an automation's lifecycle status: from, to, who, why and which gates were
+    checked. Written by the one writer of the status (registry.services), every change, whatever
+    its path: a lifecycle move through its gate, or a material change sending it back to design."""
+
+    automation = models.ForeignKey(Automation, models.PROTECT, related_name="lifecycle_moves")
+    from_status = models.CharField("from", max_length=20, choices=LifecycleStatus.choices)
+    to_status = models.CharField("to", max_length=20, choices=LifecycleStatus.choices)
+    automation_version = models.PositiveIntegerField("automation version")
+    by = models.ForeignKey(settings.AUTH_USER_MODEL, models.PROTECT, related_name="+", null=True)
+    reason = models.TextField("reason")
+    gates_checked = models.JSONField(
+        "gates checked",
+        default=list,
+        blank=True,
+        help_text="The conditions of the move's gate, each met when it moved.",
+    )
+    created_at = models.DateTimeField("when", auto_now_add=True)
+
+    class Meta:
+        # The table the approvals app created before the registry owned the status's history.
+        db_table = "approvals_lifecyclemove"
+        ordering = ["-created_at", "-pk"]
+        verbose_name = "lifecycle move"
+        indexes = [models.Index(fields=["automation", "to_status"], name="move_automation_to_idx")]
+
+    def __str__(self):
+        return f"{self.from_status} → {self.to_status}"

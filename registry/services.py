@@ -20,6 +20,7 @@ from .models import (
     ChangeEvent,
     DataField,
     Hold,
+    LifecycleMove,
     Tag,
 )
 from .risk import IMPACT_FLAG_FIELDS, tier_floor
@@ -176,6 +177,16 @@ def automation_create(
     **fields,
 ) -> Automation:
     _check_unknown(fields, (*EDITABLE_FIELDS, *CREATE_ONLY_FIELDS))
+    status = fields.setdefault("status", LifecycleStatus.PROPOSED)
+    if status not in BORN_STATUSES:
+        raise ValidationError(
+            {
+                "status": (
+                    f"A new automation is registered as proposed, not {LifecycleStatus(status).label.lower()}: "
+                    "it reaches approved, shadow and live only through lifecycle moves, each with its gate."
+                )
+            }
+        )
     automation = Automation(**fields)
     _check_tier_override(automation, explicit=True)
     automation.full_clean()
@@ -227,13 +238,16 @@ def automation_update(
     if "risk_tier_override" in changed or changed & set(IMPACT_FLAG_FIELDS):
         _check_tier_override(automation, explicit="risk_tier_override" in changed)
     material = sorted(changed & MATERIAL_FIELDS)
+    move = None
     if material:
         automation.version += 1
         if automation.status in APPROVED_STATUSES:
-            old = automation.get_status_display()
-            automation.status = LifecycleStatus.IN_DESIGN
-            names = ", ".join(Automation._meta.get_field(name).verbose_name for name in material)
-            reason = f"{reason} — material change ({names}): moved from {old} back to in design for re-approval"
+            old = LifecycleStatus(automation.status)
+            names = ", ".join(str(Automation._meta.get_field(name).verbose_name) for name in material)
+            move = _status_change(
+                automation, to=LifecycleStatus.IN_DESIGN, by=by, reason=f"material change: {names} — {reason}"
+            )
+            reason = f"{reason} — material change ({names}): moved from {old.label} back to in design for re-approval"
     automation.full_clean()
     _save_with_m2m(
         automation,
@@ -245,6 +259,8 @@ def automation_update(
             "tags": new_tags if "tags" in changed else None,
         },
     )
+    if move is not None:
+        move.save()
     return automation
 
 
@@ -411,23 +427,45 @@ def hold_release_source(*, automation: Automation, source: str, by: User, note: 
 
 
 # --- Lifecycle status -------------------------------------------------------------------------
-@transaction.atomic
-def automation_status_set(*, automation: Automation, status: str, by: User | None, reason: str) -> Automation:
-    """Write the lifecycle status. Only the lifecycle service (approvals.services.transition)
-    calls this, after checking its gate; the registry itself knows no gates.
+# The statuses an automation is born with: proposed (a person, an integration, the CSV, a backlog
+# promotion) or discovered (read from the CRM). Every later status comes through a move.
+BORN_STATUSES = (LifecycleStatus.PROPOSED, LifecycleStatus.DISCOVERED)
+
+
+def _status_change(automation: Automation, *, to: str, by: User | None, reason: str, gates_checked=()) -> LifecycleMove:
+    """The one place the lifecycle status changes: sets it on the (locked) automation and returns
+    its LifecycleMove, unsaved, for the caller to save with the automation.
 
     Going live records when (`went_live_at`: a post-launch review falls due two weeks later,
     registry.review); resuming from paused is the same launch, so it keeps the date."""
-    reason = _require_reason(reason)
-    automation = Automation.objects.select_for_update().get(pk=automation.pk)
-    old, new = automation.status, LifecycleStatus(status)
-    automation.status = new
-    fields = ["status", "updated_at"]
+    old, new = LifecycleStatus(automation.status), LifecycleStatus(to)
     resumed = old == LifecycleStatus.PAUSED and automation.went_live_at is not None
     if new == LifecycleStatus.LIVE and old != LifecycleStatus.LIVE and not resumed:
         automation.went_live_at = timezone.now()
-        fields.append("went_live_at")
+    automation.status = new
+    return LifecycleMove(
+        automation=automation,
+        from_status=old,
+        to_status=new,
+        automation_version=automation.version,
+        by=by,
+        reason=reason,
+        gates_checked=list(gates_checked),
+    )
+
+
+@transaction.atomic
+def automation_status_set(
+    *, automation: Automation, status: str, by: User | None, reason: str, gates_checked=()
+) -> Automation:
+    """Write the lifecycle status and its LifecycleMove. Only the lifecycle service
+    (approvals.services.transition) calls this, after checking its gate, and passes the gate's
+    conditions (`gates_checked`); the registry itself knows no gates."""
+    reason = _require_reason(reason)
+    automation = Automation.objects.select_for_update().get(pk=automation.pk)
+    move = _status_change(automation, to=status, by=by, reason=reason, gates_checked=gates_checked)
     automation._history_user = by
-    automation._change_reason = reason
-    automation.save(update_fields=fields)
+    automation._change_reason = f"{move.get_from_status_display()} → {move.get_to_status_display()}: {reason}"
+    automation.save(update_fields=["status", "went_live_at", "updated_at"])
+    move.save()
     return automation

@@ -66,4 +66,10 @@ def make_ready(automation, by) -> None:
         ReadinessItem.REPORTING_IMPACT,
         *TrainingStep,
     ):
-        ReadinessTick.objects.create(automation=automation, item=item, note="Done in the launch meeting", ticked_by=by)
+        ReadinessTick.objects.create(
+            automation=automation,
+            item=item,
+            note="Done in the launch meeting",
+            ticked_by=by,
+            automation_version=automation.version,
+        )
