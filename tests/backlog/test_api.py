@@ -58,11 +58,11 @@ def test_the_api_shows_the_score_arithmetic_and_flags(api, admin):
     api.force_login(admin)
     body = api.get(f"{LIST}{candidate.pk}/").json()
     arithmetic = body["arithmetic"]
-    assert arithmetic["scoring_model_version"] == 1
+    assert arithmetic["scoring_model_version"] == 1 and arithmetic["method"] == "guide"
     volume = arithmetic["contributions"][0]
     assert volume == {"factor": "volume", "label": "Volume", "value": 1, "weight": "3.00", "contribution": "3.00"}
     risk = arithmetic["contributions"][1]
-    assert risk["weight"] == "-1.00" and risk["contribution"] == "-2.00"
+    assert risk["weight"] == "3.00" and risk["contribution"] == "6.00"  # issue 15 §5: risk raises the score
     assert sum(Decimal(c["contribution"]) for c in arithmetic["contributions"]) == Decimal(body["score"])
     assert arithmetic["total"] == body["score"]
     assert [f["flag"] for f in body["flags"]] == ["avoid"]
