@@ -139,6 +139,12 @@ class Factor:
     label: str
     high_means: str  # the guide's "high score means", which is what a 5 means today
 
+    @property
+    def against(self) -> bool:
+        """Whether it counts against under the guide's method (never); bench/backlog.py's SQL
+        floor reads it. Older versions' signs are in AGAINST."""
+        return self.name in AGAINST[ScoringMethod.GUIDE]
+
 
 FACTORS = (
     Factor("volume", "Volume", "The workflow happens often enough to matter"),
