@@ -12,7 +12,7 @@ from registry.selectors import automation_get
 from revops_gov.errors import ApplicationError
 from revops_gov.roles import RoleRequiredMixin, can_decide, can_govern
 
-from . import gates, selectors, services
+from . import gates, rules, selectors, services
 from .forms import PacketForm, ReviewForm, TestCaseForm, TickForm, TransitionForm
 from .models import ApprovalPacket, TestCase
 
@@ -127,8 +127,7 @@ class PacketDetailView(RoleRequiredMixin, View):
             "packet": packet,
             "diff": selectors.packet_diff(packet),
             "reviews": list(packet.reviews.all()),
-            "required": services.required_approvals(automation),
-            "approvals": sum(1 for r in packet.reviews.all() if r.verdict == "approve"),
+            "rule": rules.rule_status(packet),
             "refusals": refusals,
             "review_form": ReviewForm() if not refusals and can_decide(request.user) else None,
             "can_govern": can_govern(request.user),
