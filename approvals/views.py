@@ -40,6 +40,9 @@ def _error_text(exc) -> str:
 def lifecycle_panel(request, automation) -> dict:
     """The automation page's lifecycle panel: status, next moves with their gates, the history."""
     packets = list(automation.packets.order_by("-number")[:1])
+    approved = gates.approved_packet(automation)
+    # Approved for this version under an older, lower tier: say what the current tier's rule misses.
+    unmet = None if approved else gates.latest_approved_packet(automation)
     return {
         "automation": automation,
         "moves": gates.next_moves(automation, by=request.user),
@@ -47,7 +50,9 @@ def lifecycle_panel(request, automation) -> dict:
         "history": list(automation.lifecycle_moves.select_related("by")[:20]),
         "agreement": gates.shadow_agreement(automation),
         "packet": packets[0] if packets else None,
-        "approved": gates.approved_packet(automation),
+        "approved": approved,
+        "unmet_rule": rules.rule_status(unmet) if unmet else None,
+        "unmet_packet": unmet,
         "can_govern": can_govern(request.user),
     }
 

@@ -178,6 +178,9 @@ def test_the_packet_page_shows_the_raised_tiers_rule_on_an_old_approval(login, a
     )
     page = login(admin).get(automation.packets.get().get_absolute_url()).content.decode()
     assert "Approver rule (medium tier):</strong> needs 1 manager — has: 1 (no manager yet)" in page
+    assert "The tier was raised after this approval" in page
+    card = login(admin).get(automation.get_absolute_url()).content.decode()
+    assert "do not meet the approver rule of the medium tier (needs 1 manager — has: 1 (no manager yet))" in card
 
 
 def test_the_review_form_refuses_a_second_admin_on_a_high_tier_packet(login, admin):
