@@ -10,6 +10,7 @@ from django.db.models import Count, Q
 from registry.choices import DataFieldStatus, LifecycleStatus, RiskTier
 from registry.models import Automation
 
+from . import rules
 from .choices import PacketState, ReadinessItem, TestKind, TrainingStep
 from .models import ApprovalPacket, ShadowObservation
 
@@ -92,14 +93,29 @@ def shadow_agreement(automation: Automation) -> Agreement:
 
 
 def approved_packet(automation: Automation) -> ApprovalPacket | None:
-    """The approved packet covering the automation's current version, if any."""
-    return (
+    """The approved packet covering the automation's current version, if its approvals meet the
+    approver rule of the automation's current tier (a tier raised after the approval voids it
+    until the new rule is met). One query for the packet, two for its reviews and their groups."""
+    packet = latest_approved_packet(automation)
+    if packet is None or not rules.rule_status(packet, tier=automation.risk_tier).met:
+        return None
+    return packet
+
+
+def latest_approved_packet(automation: Automation) -> ApprovalPacket | None:
+    """The latest packet approved for the current version, whatever its approvals now meet (the
+    packet page says what the current tier's rule is missing), with what the rule reads."""
+    packet = (
         ApprovalPacket.objects.filter(
             automation=automation, state=PacketState.APPROVED, automation_version=automation.version
         )
+        .prefetch_related(*rules.REVIEWS_PREFETCH)
         .order_by("-number")
         .first()
     )
+    if packet is not None:
+        packet.automation = automation
+    return packet
 
 
 def test_plan(automation: Automation) -> list[Check]:

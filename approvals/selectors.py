@@ -7,6 +7,7 @@ from revops_gov.roles import can_decide
 
 from .choices import PacketState, ReadinessItem
 from .models import PACKET_SECTIONS, ApprovalPacket, PacketReview, ReadinessTick
+from .rules import REVIEWS_PREFETCH
 
 
 def reporting_impact_confirmed_ids(automation_ids) -> set[int]:
@@ -65,6 +66,6 @@ def packet_diff(packet: ApprovalPacket) -> dict:
 def packet_get(*, automation: Automation, number: int) -> ApprovalPacket:
     return (
         ApprovalPacket.objects.select_related("automation", "submitted_by", "rollback_runner", "created_by")
-        .prefetch_related("reviews__reviewer")
+        .prefetch_related(*REVIEWS_PREFETCH)
         .get(automation=automation, number=number)
     )

@@ -3,7 +3,6 @@ observations and lifecycle moves. Keyword arguments, one transaction each, who a
 
 from collections.abc import Iterable
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -11,13 +10,13 @@ from django.utils.dateparse import parse_datetime
 
 from registry import cache as registry_cache
 from registry import services as registry_services
-from registry.choices import LifecycleStatus, RiskTier
+from registry.choices import LifecycleStatus
 from registry.models import Automation
 from revops_gov.errors import Conflict, Forbidden
 from revops_gov.models import User
-from revops_gov.roles import Role, can_decide
+from revops_gov.roles import can_decide
 
-from . import gates
+from . import gates, rules
 from .choices import PacketState, ReadinessItem, TestKind, TrainingStep, Verdict
 from .models import (
     PACKET_SECTIONS,
@@ -29,12 +28,7 @@ from .models import (
     TestCase,
 )
 
-REQUIRED_APPROVALS = {RiskTier.LOW: 1, RiskTier.MEDIUM: 1, RiskTier.HIGH: 2}
 OPEN_STATES = (PacketState.DRAFT, PacketState.SUBMITTED)
-
-
-def required_approvals(automation: Automation) -> int:
-    return REQUIRED_APPROVALS[automation.risk_tier]
 
 
 def _lock(automation: Automation) -> Automation:
@@ -128,7 +122,9 @@ def packet_submit(*, packet: ApprovalPacket, by: User) -> ApprovalPacket:
 
 
 def review_refusals(*, packet: ApprovalPacket, by: User) -> list[str]:
-    """Every reason `by` may not review this packet now (empty: they may)."""
+    """Every reason `by` may not review this packet now (empty: they may). The approver rule by
+    tier (approvals.rules) holds at every tier: never the submitter, never the rule owner, and a
+    non-manager never takes the last place a manager must fill."""
     automation = packet.automation
     reasons = []
     if not can_decide(by):
@@ -140,22 +136,15 @@ def review_refusals(*, packet: ApprovalPacket, by: User) -> list[str]:
             f"The registry record changed after submission (version {packet.automation_version} → "
             f"{automation.version}): the packet must be resubmitted for what the automation now is."
         )
-    self_ok = automation.risk_tier == RiskTier.LOW and settings.REVOPS["LOW_TIER_SELF_APPROVAL"]
-    if not self_ok:
-        if packet.submitted_by_id == by.pk:
-            reasons.append("You submitted this packet: someone else must approve it.")
-        if automation.rule_owner_id == by.pk:
-            reasons.append("You own the rule: someone else must approve it.")
-    if automation.risk_tier == RiskTier.MEDIUM and not _is_manager(by):
-        # Medium tier needs the business side's eye, not RevOps alone.
-        reasons.append("Medium-tier packets are approved by a manager.")
+    if packet.submitted_by_id == by.pk:
+        reasons.append("You submitted this packet: someone else must approve it.")
+    if automation.rule_owner_id == by.pk:
+        reasons.append("You own the rule: someone else must approve it.")
     if any(r.reviewer_id == by.pk for r in packet.reviews.all()):
         reasons.append("You have already reviewed this packet version.")
+    elif can_decide(by) and (refusal := rules.approval_refusal(packet, by=by)):
+        reasons.append(refusal)
     return reasons
-
-
-def _is_manager(user: User) -> bool:
-    return user.is_superuser or user.groups.filter(name=Role.MANAGER.label).exists()
 
 
 @transaction.atomic
@@ -163,7 +152,12 @@ def packet_review(*, packet: ApprovalPacket, by: User, verdict: str, comment: st
     """Approve, request changes or reject one packet version. Recorded once, never edited. Enough
     distinct approvals for the tier approve the packet; any rejection or change request decides it."""
     _lock(packet.automation)
-    packet = ApprovalPacket.objects.select_for_update().select_related("automation").get(pk=packet.pk)
+    packet = (
+        ApprovalPacket.objects.select_for_update()
+        .select_related("automation")
+        .prefetch_related(*rules.REVIEWS_PREFETCH)
+        .get(pk=packet.pk)
+    )
     verdict = Verdict(verdict)
     comment = (comment or "").strip()
     if verdict != Verdict.APPROVE and not comment:
@@ -178,12 +172,15 @@ def packet_review(*, packet: ApprovalPacket, by: User, verdict: str, comment: st
         raise Conflict("You have already reviewed this packet version.") from exc
     automation = packet.automation
     if verdict == Verdict.APPROVE:
-        approvals = packet.reviews.filter(verdict=Verdict.APPROVE).count()
-        needed = required_approvals(automation)
-        if approvals >= needed:
+        status = rules.rule_status(
+            ApprovalPacket.objects.select_related("automation")
+            .prefetch_related(*rules.REVIEWS_PREFETCH)
+            .get(pk=packet.pk)
+        )
+        if status.met:
             packet.state = PacketState.APPROVED
             packet.decided_at = timezone.now()
-            _save(packet, by=by, reason=f"Approved ({approvals} of {needed} approvals)")
+            _save(packet, by=by, reason=f"Approved ({automation.risk_tier.label.lower()} tier: {status.text})")
     else:
         packet.state = PacketState(verdict.value if verdict == Verdict.CHANGES_REQUESTED else PacketState.REJECTED)
         packet.decided_at = timezone.now()

@@ -12,7 +12,7 @@ from registry.selectors import automation_get
 from revops_gov.errors import ApplicationError
 from revops_gov.roles import RoleRequiredMixin, can_decide, can_govern
 
-from . import gates, selectors, services
+from . import gates, rules, selectors, services
 from .forms import PacketForm, ReviewForm, TestCaseForm, TickForm, TransitionForm
 from .models import ApprovalPacket, TestCase
 
@@ -40,6 +40,9 @@ def _error_text(exc) -> str:
 def lifecycle_panel(request, automation) -> dict:
     """The automation page's lifecycle panel: status, next moves with their gates, the history."""
     packets = list(automation.packets.order_by("-number")[:1])
+    approved = gates.approved_packet(automation)
+    # Approved for this version under an older, lower tier: say what the current tier's rule misses.
+    unmet = None if approved else gates.latest_approved_packet(automation)
     return {
         "automation": automation,
         "moves": gates.next_moves(automation, by=request.user),
@@ -47,7 +50,9 @@ def lifecycle_panel(request, automation) -> dict:
         "history": list(automation.lifecycle_moves.select_related("by")[:20]),
         "agreement": gates.shadow_agreement(automation),
         "packet": packets[0] if packets else None,
-        "approved": gates.approved_packet(automation),
+        "approved": approved,
+        "unmet_rule": rules.rule_status(unmet) if unmet else None,
+        "unmet_packet": unmet,
         "can_govern": can_govern(request.user),
     }
 
@@ -127,8 +132,7 @@ class PacketDetailView(RoleRequiredMixin, View):
             "packet": packet,
             "diff": selectors.packet_diff(packet),
             "reviews": list(packet.reviews.all()),
-            "required": services.required_approvals(automation),
-            "approvals": sum(1 for r in packet.reviews.all() if r.verdict == "approve"),
+            "rule": rules.rule_status(packet),
             "refusals": refusals,
             "review_form": ReviewForm() if not refusals and can_decide(request.user) else None,
             "can_govern": can_govern(request.user),

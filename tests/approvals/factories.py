@@ -1,7 +1,8 @@
 import factory
 
-from approvals.choices import PacketState, ReadinessItem, TestKind, TrainingStep
-from approvals.models import ApprovalPacket, ReadinessTick, TestCase
+from approvals.choices import PacketState, ReadinessItem, TestKind, TrainingStep, Verdict
+from approvals.models import ApprovalPacket, PacketReview, ReadinessTick, TestCase
+from revops_gov.roles import Role
 from tests.factories import UserFactory
 
 
@@ -24,11 +25,17 @@ class PacketFactory(factory.django.DjangoModelFactory):
     created_by = factory.SelfAttribute("rollback_runner")
 
 
-def approved_packet(automation, **kwargs) -> ApprovalPacket:
-    """An approved packet for the automation's current version (what live and shadow need)."""
-    return PacketFactory(
+def approved_packet(automation, *, approvers=None, **kwargs) -> ApprovalPacket:
+    """An approved packet for the automation's current version (what live and shadow need),
+    approved by `approvers` (default: two managers, which meets the approver rule of every tier)."""
+    packet = PacketFactory(
         automation=automation, state=PacketState.APPROVED, automation_version=automation.version, **kwargs
     )
+    if approvers is None:
+        approvers = [UserFactory(role=Role.MANAGER), UserFactory(role=Role.MANAGER)]
+    for person in approvers:
+        PacketReview.objects.create(packet=packet, reviewer=person, verdict=Verdict.APPROVE)
+    return packet
 
 
 class TestCaseFactory(factory.django.DjangoModelFactory):

@@ -63,7 +63,7 @@ def test_packet_page_shows_diff_card_and_records_reviews(login, admin):
     first, second = UserFactory(role=Role.MANAGER), UserFactory(role=Role.MANAGER)
     page = login(first).get(packet.get_absolute_url()).content.decode()
     assert "New automation: nothing approved before" in page and "Keep one account" in page
-    assert "Needs 2 approvals" in page
+    assert "needs 2 approvers incl. a manager — has: 0" in page
     url = reverse("approvals:packet-review", args=[automation.key, packet.number])
     login(first).post(url, {"verdict": "approve", "comment": "Clear"})
     login(second).post(url, {"verdict": "approve"})
