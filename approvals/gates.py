@@ -102,20 +102,34 @@ def approved_packet(automation: Automation) -> ApprovalPacket | None:
     )
 
 
+def plan_cases(automation: Automation) -> list:
+    """The automation's test cases, each with its run history (2 queries; none when the caller
+    prefetched `test_cases` with `TestCase.objects.with_runs()`)."""
+    cached = getattr(automation, "_prefetched_objects_cache", {}).get("test_cases")
+    if cached is not None and all(hasattr(c, "run_history") for c in cached):
+        return list(cached)
+    return list(automation.test_cases.with_runs())
+
+
 def test_plan(automation: Automation) -> list[Check]:
-    """Each kind of the guide's test plan: at least one case, every case run and passed."""
-    cases = list(automation.test_cases.all())
+    """Each kind of the guide's test plan: at least one case, and every case's latest run against
+    the automation's current registry version passed. Evidence gathered for an earlier version
+    never counts for a later one: after a material change every case is run again."""
+    version = automation.version
+    latest = [(c, c.latest_run(version)) for c in plan_cases(automation)]
     checks = []
     for kind in TestKind:
-        of_kind = [c for c in cases if c.kind == kind]
+        of_kind = [(c, run) for c, run in latest if c.kind == kind]
+        not_run = [c for c, run in of_kind if run is None]
+        failed = [c for c, run in of_kind if run is not None and not run.passed]
         if not of_kind:
             checks.append(Check(kind.label, False, "no case written"))
-        elif any(c.passed is None for c in of_kind):
-            checks.append(Check(kind.label, False, "not run yet"))
-        elif not all(c.passed for c in of_kind):
-            checks.append(Check(kind.label, False, "a case failed"))
+        elif failed:
+            checks.append(Check(kind.label, False, f"{len(failed)} of {len(of_kind)} failed at version {version}"))
+        elif not_run:
+            checks.append(Check(kind.label, False, f"{len(not_run)} of {len(of_kind)} not run for version {version}"))
         else:
-            checks.append(Check(kind.label, True, f"{len(of_kind)} passed"))
+            checks.append(Check(kind.label, True, f"{len(of_kind)} passed at version {version}"))
     return checks
 
 
