@@ -9,6 +9,7 @@ from django.db.models import Count, Q
 
 from registry.choices import DataFieldStatus, LifecycleStatus, RiskTier
 from registry.models import Automation
+from registry.review import POST_LAUNCH_REVIEW_AFTER
 
 from .choices import PacketState, ReadinessItem, TestKind, TrainingStep
 from .models import ApprovalPacket, ShadowObservation
@@ -189,6 +190,20 @@ def readiness(automation: Automation) -> list[Check]:
 MANUAL_ITEMS = (ReadinessItem.AUDIT_TRAIL, ReadinessItem.USERS_UNDERSTAND, ReadinessItem.REPORTING_IMPACT)
 
 
+def post_launch_review(automation: Automation) -> Check:
+    """The guide's "review after two weeks": met only by a review recorded at least 14 days after
+    the current launch (`went_live_at`); a review before a re-launch, or too early, does not count.
+    `last_reviewed_at` is the latest recorded review (registry.services.automation_mark_reviewed)."""
+    label = "Review after two weeks"
+    if not automation.went_live_at:
+        return Check(label, False, "not live yet")
+    due_at = automation.went_live_at + POST_LAUNCH_REVIEW_AFTER
+    reviewed_at = automation.last_reviewed_at
+    if reviewed_at and reviewed_at >= due_at:
+        return Check(label, True, f"reviewed on {reviewed_at:%Y-%m-%d}")
+    return Check(label, False, f"due on {due_at:%Y-%m-%d} (went live {automation.went_live_at:%Y-%m-%d})")
+
+
 def launch_plan(automation: Automation) -> list[Check]:
     """Where the automation stands in the guide's launch sequence and change management."""
     checks = readiness(automation)
@@ -216,7 +231,7 @@ def launch_plan(automation: Automation) -> list[Check]:
             "; ".join(f"{c.label}: {'done' if c.met else 'not done'}" for c in training),
         ),
         Check("Launch with monitoring", S.LIVE in moves or status == S.LIVE),
-        Check("Review after two weeks", bool(automation.last_reviewed_at and S.LIVE in moves)),
+        post_launch_review(automation),
     ]
 
 
