@@ -61,20 +61,31 @@ def _prefill(automation: Automation) -> dict:
     }
 
 
+def draft_sections(automation: Automation, previous: ApprovalPacket | None) -> dict:
+    """What a new packet version starts from: the current registry record for the sections the
+    registry knows (trigger, rule, owner, exception path, audit trail) and the previous packet for
+    the rest, so a re-draft never carries a rule the registry has since changed. A section the
+    registry leaves empty keeps the previous packet's text."""
+    registry = _prefill(automation)
+    if previous is None:
+        return registry
+    fields = {name: getattr(previous, name) for name in PACKET_SECTIONS}
+    fields.update({name: value for name, value in registry.items() if (value or "").strip()})
+    return fields
+
+
 # --- Packets ----------------------------------------------------------------------------------
 @transaction.atomic
 def packet_create_draft(*, automation: Automation, by: User | None) -> ApprovalPacket:
-    """The automation's open draft, created (prefilled from the latest packet or the registry card)
-    when there is none. Idempotent: backlog promotion may call it any number of times."""
+    """The automation's open draft, created when there is none: from the current registry record
+    and the latest packet (draft_sections). Idempotent: backlog promotion may call it any number
+    of times."""
     automation = _lock(automation)
     draft = ApprovalPacket.objects.filter(automation=automation, state=PacketState.DRAFT).first()
     if draft:
         return draft
     latest = ApprovalPacket.objects.filter(automation=automation).order_by("-number").first()
-    if latest:
-        fields = {name: getattr(latest, name) for name in PACKET_SECTIONS}
-    else:
-        fields = _prefill(automation)
+    fields = draft_sections(automation, latest)
     number = (latest.number if latest else 0) + 1
     packet = ApprovalPacket(automation=automation, number=number, created_by=by, **fields)
     _save(packet, by=by, reason=f"Draft packet v{number} started")

@@ -15,6 +15,7 @@ from revops_gov.errors import ApplicationError
 from revops_gov.roles import RoleRequiredMixin, can_decide, can_govern
 
 from . import gates, selectors, services
+from .choices import PacketState
 from .forms import PacketForm, ReviewForm, TestCaseForm, TestRunForm, TickForm, TransitionForm
 from .models import ApprovalPacket, TestCase
 
@@ -89,11 +90,12 @@ class PacketEditView(RoleRequiredMixin, View):
         packet = self._packet(automation)
         if packet is None:
             packet = ApprovalPacket(automation=automation, number=1, **services._prefill(automation))
-        return render(
-            request,
-            "approvals/packet_form.html",
-            {"automation": automation, "packet": packet, "form": PacketForm(instance=packet)},
-        )
+        if packet.pk and packet.state != PacketState.DRAFT:
+            # Saving starts a new version: show what it starts from (the registry's sections now).
+            form = PacketForm(initial=services.draft_sections(automation, packet))
+        else:
+            form = PacketForm(instance=packet)
+        return render(request, "approvals/packet_form.html", {"automation": automation, "packet": packet, "form": form})
 
     def post(self, request, key):
         automation = _automation_or_404(key)
@@ -128,6 +130,7 @@ class PacketDetailView(RoleRequiredMixin, View):
             "automation": automation,
             "packet": packet,
             "diff": selectors.packet_diff(packet),
+            "version_diff": selectors.packet_version_diff(packet),
             "reviews": list(packet.reviews.all()),
             "required": services.required_approvals(automation),
             "approvals": sum(1 for r in packet.reviews.all() if r.verdict == "approve"),

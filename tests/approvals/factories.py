@@ -2,6 +2,7 @@ import factory
 
 from approvals.choices import PacketState, ReadinessItem, TestKind, TrainingStep
 from approvals.models import ApprovalPacket, ReadinessTick, TestCase, TestRun
+from approvals.services import draft_sections
 from registry.models import Automation
 from tests.factories import UserFactory
 
@@ -17,7 +18,8 @@ class PacketFactory(factory.django.DjangoModelFactory):
     workflow_step = "Lead assignment after a web form."
     trigger = factory.LazyAttribute(lambda p: p.automation.trigger)
     rule = factory.LazyAttribute(lambda p: p.automation.rule)
-    owner = "Sales operations"
+    # As the registry names the rule owner, so a re-draft (which takes the owner from the registry) keeps it.
+    owner = factory.LazyAttribute(lambda p: draft_sections(p.automation, None)["owner"] or "Sales operations")
     exception_path = "Unroutable leads go to the RevOps queue."
     audit_trail = "Lead history and the routing log."
     rollback_steps = "1. Deactivate the flow. 2. Reassign from the log."
