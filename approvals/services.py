@@ -14,7 +14,7 @@ from registry.choices import LifecycleStatus
 from registry.models import Automation
 from revops_gov.errors import Conflict, Forbidden
 from revops_gov.models import User
-from revops_gov.roles import can_decide
+from revops_gov.roles import can_decide, can_govern
 
 from . import gates, rules
 from .choices import PacketState, ReadinessItem, TestKind, TrainingStep, Verdict
@@ -26,6 +26,7 @@ from .models import (
     ReadinessTick,
     ShadowObservation,
     TestCase,
+    TestRun,
 )
 
 OPEN_STATES = (PacketState.DRAFT, PacketState.SUBMITTED)
@@ -54,20 +55,31 @@ def _prefill(automation: Automation) -> dict:
     }
 
 
+def draft_sections(automation: Automation, previous: ApprovalPacket | None) -> dict:
+    """What a new packet version starts from: the current registry record for the sections the
+    registry knows (trigger, rule, owner, exception path, audit trail) and the previous packet for
+    the rest, so a re-draft never carries a rule the registry has since changed. A section the
+    registry leaves empty keeps the previous packet's text."""
+    registry = _prefill(automation)
+    if previous is None:
+        return registry
+    fields = {name: getattr(previous, name) for name in PACKET_SECTIONS}
+    fields.update({name: value for name, value in registry.items() if (value or "").strip()})
+    return fields
+
+
 # --- Packets ----------------------------------------------------------------------------------
 @transaction.atomic
 def packet_create_draft(*, automation: Automation, by: User | None) -> ApprovalPacket:
-    """The automation's open draft, created (prefilled from the latest packet or the registry card)
-    when there is none. Idempotent: backlog promotion may call it any number of times."""
+    """The automation's open draft, created when there is none: from the current registry record
+    and the latest packet (draft_sections). Idempotent: backlog promotion may call it any number
+    of times."""
     automation = _lock(automation)
     draft = ApprovalPacket.objects.filter(automation=automation, state=PacketState.DRAFT).first()
     if draft:
         return draft
     latest = ApprovalPacket.objects.filter(automation=automation).order_by("-number").first()
-    if latest:
-        fields = {name: getattr(latest, name) for name in PACKET_SECTIONS}
-    else:
-        fields = _prefill(automation)
+    fields = draft_sections(automation, latest)
     number = (latest.number if latest else 0) + 1
     packet = ApprovalPacket(automation=automation, number=number, created_by=by, **fields)
     _save(packet, by=by, reason=f"Draft packet v{number} started")
@@ -211,6 +223,11 @@ def readiness_tick(*, automation: Automation, item: str, note: str, by: User) ->
     return tick
 
 
+def _require_govern(by: User) -> None:
+    if not can_govern(by):
+        raise Forbidden("Only RevOps admins write the test plan and record its runs.")
+
+
 @transaction.atomic
 def test_case_save(
     *,
@@ -219,26 +236,49 @@ def test_case_save(
     kind: str,
     description: str,
     expected: str,
-    actual: str = "",
-    passed: bool | None = None,
     case: TestCase | None = None,
 ) -> TestCase:
-    """Write or update one case of the test plan. A pass or fail needs the actual result."""
+    """Write a case of the test plan, or edit one (kind, situation, expected result). Editing
+    keeps the case's runs: they are history, and a failed case is re-run after the edit."""
+    _require_govern(by)
     if case is not None and case.automation_id != automation.pk:
         raise ValidationError({"case": "This case belongs to another automation."})
     if kind not in TestKind.values:
         raise ValidationError({"kind": f"Choose one of: {', '.join(TestKind.values)}."})
-    if passed is not None and not (actual or "").strip():
-        raise ValidationError({"actual": "Write the actual result before marking the case passed or failed."})
-    case = case or TestCase(automation=automation)
-    case.kind, case.description, case.expected = kind, description, expected
-    case.actual, case.passed, case.recorded_by = actual, passed, by
-    _save(case, by=by, reason="Test case recorded")
+    new = case is None
+    case = case or TestCase(automation=automation, recorded_by=by)
+    case.kind, case.description, case.expected = kind, (description or "").strip(), (expected or "").strip()
+    _save(case, by=by, reason="Test case written" if new else "Test case edited")
     registry_cache.invalidate([automation.key])
     return case
 
 
 test_case_save.__test__ = False
+
+
+@transaction.atomic
+def test_case_run(*, case: TestCase, by: User, passed: bool, actual: str) -> TestRun:
+    """Record one run of a case against the automation's current registry version: who, when,
+    passed or failed and what actually happened. Only runs at the current version count for the
+    test plan (gates.test_plan)."""
+    _require_govern(by)
+    automation = _lock(case.automation)
+    actual = (actual or "").strip()
+    errors = {}
+    if not isinstance(passed, bool):
+        errors["passed"] = "Say whether the case passed or failed."
+    if not actual:
+        errors["actual"] = "Write the actual result: what happened when the case was run."
+    if errors:
+        raise ValidationError(errors)
+    run = TestRun(case=case, automation_version=automation.version, passed=passed, actual=actual, run_by=by)
+    run.full_clean()
+    run.save()
+    registry_cache.invalidate([automation.key])
+    return run
+
+
+test_case_run.__test__ = False
 
 
 # --- Shadow mode ------------------------------------------------------------------------------
@@ -338,6 +378,7 @@ __all__ = [
     "packet_update",
     "readiness_tick",
     "shadow_observations_record",
+    "test_case_run",
     "test_case_save",
     "transition",
 ]

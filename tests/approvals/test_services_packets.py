@@ -198,12 +198,12 @@ def test_computed_items_cannot_be_ticked(admin):
     assert "item" in error.value.message_dict
 
 
-def test_a_test_case_result_needs_the_actual_result(admin):
+def test_a_test_run_needs_the_actual_result(admin):
+    case = services.test_case_save(automation=AutomationFactory(), by=admin, kind="edge", description="d", expected="e")
     with pytest.raises(ValidationError) as error:
-        services.test_case_save(
-            automation=AutomationFactory(), by=admin, kind="edge", description="d", expected="e", passed=True
-        )
+        services.test_case_run(case=case, by=admin, passed=True, actual="  ")
     assert "actual" in error.value.message_dict
+    assert not case.runs.exists()
 
 
 def test_shadow_observations_are_idempotent_on_event_id(admin):

@@ -93,18 +93,13 @@ def test_readiness_page_ticks_and_test_cases(login, admin):
     assert ReadinessTick.objects.get().note == "Lead history"
     client.post(
         reverse("approvals:testcase-save", args=[automation.key]),
-        {
-            "kind": "edge",
-            "description": "Lead with no country",
-            "expected": "RevOps queue",
-            "actual": "RevOps queue",
-            "passed": "true",
-        },
+        {"kind": "edge", "description": "Lead with no country", "expected": "RevOps queue"},
     )
     case = TestCase.objects.get()
-    assert (case.kind, case.passed) == ("edge", True)
-    bad = client.post(reverse("approvals:testcase-save", args=[automation.key]), {"kind": "nope"}, follow=True)
-    assert "Fill in the case" in bad.content.decode()
+    assert (case.kind, case.description) == ("edge", "Lead with no country")
+    bad = client.post(reverse("approvals:testcase-save", args=[automation.key]), {"kind": "nope"})
+    assert bad.status_code == 400
+    assert "Nothing was saved" in bad.content.decode() and "Describe the situation tested." in bad.content.decode()
 
 
 def _waiting_queries(client, n, admin):
