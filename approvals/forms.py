@@ -47,15 +47,33 @@ class TickForm(StyledFormMixin, forms.Form):
 
 
 class TestCaseForm(StyledFormMixin, forms.Form):
+    """Write a case, or edit one (kind, situation, expected result); its runs are kept."""
+
     __test__ = False
 
-    case = forms.IntegerField(required=False, widget=forms.HiddenInput)
     kind = forms.ChoiceField(choices=TestKind.choices)
-    description = forms.CharField(max_length=2000, label="Case")
-    expected = forms.CharField(max_length=2000, label="Expected result")
-    actual = forms.CharField(max_length=2000, required=False, label="Actual result")
-    passed = forms.NullBooleanField(
-        required=False,
+    description = forms.CharField(
+        max_length=2000, label="Case", error_messages={"required": "Describe the situation tested."}
+    )
+    expected = forms.CharField(
+        max_length=2000, label="Expected result", error_messages={"required": "Write the expected result."}
+    )
+
+
+class TestRunForm(StyledFormMixin, forms.Form):
+    """Record one run of a case against the automation's current registry version."""
+
+    __test__ = False
+
+    result = forms.ChoiceField(
+        choices=[("passed", "Passed"), ("failed", "Failed")],
+        widget=forms.RadioSelect,
         label="Result",
-        widget=forms.Select(choices=[("unknown", "Not run yet"), ("true", "Passed"), ("false", "Failed")]),
+        error_messages={"required": "Say whether the case passed or failed."},
+    )
+    actual = forms.CharField(
+        max_length=2000,
+        label="Actual result",
+        help_text="What happened when the case was run.",
+        error_messages={"required": "Write the actual result: what happened when the case was run."},
     )

@@ -9,7 +9,9 @@ from django.db.models import Count, Q
 
 from registry.choices import DataFieldStatus, LifecycleStatus, RiskTier
 from registry.models import Automation
+from registry.review import POST_LAUNCH_REVIEW_AFTER
 
+from . import rules
 from .choices import PacketState, ReadinessItem, TestKind, TrainingStep
 from .models import ApprovalPacket, ShadowObservation
 
@@ -92,30 +94,59 @@ def shadow_agreement(automation: Automation) -> Agreement:
 
 
 def approved_packet(automation: Automation) -> ApprovalPacket | None:
-    """The approved packet covering the automation's current version, if any."""
-    return (
+    """The approved packet covering the automation's current version, if its approvals meet the
+    approver rule of the automation's current tier (a tier raised after the approval voids it
+    until the new rule is met). One query for the packet, two for its reviews and their groups."""
+    packet = latest_approved_packet(automation)
+    if packet is None or not rules.rule_status(packet, tier=automation.risk_tier).met:
+        return None
+    return packet
+
+
+def latest_approved_packet(automation: Automation) -> ApprovalPacket | None:
+    """The latest packet approved for the current version, whatever its approvals now meet (the
+    packet page says what the current tier's rule is missing), with what the rule reads."""
+    packet = (
         ApprovalPacket.objects.filter(
             automation=automation, state=PacketState.APPROVED, automation_version=automation.version
         )
+        .prefetch_related(*rules.REVIEWS_PREFETCH)
         .order_by("-number")
         .first()
     )
+    if packet is not None:
+        packet.automation = automation
+    return packet
+
+
+def plan_cases(automation: Automation) -> list:
+    """The automation's test cases, each with its run history (2 queries; none when the caller
+    prefetched `test_cases` with `TestCase.objects.with_runs()`)."""
+    cached = getattr(automation, "_prefetched_objects_cache", {}).get("test_cases")
+    if cached is not None and all(hasattr(c, "run_history") for c in cached):
+        return list(cached)
+    return list(automation.test_cases.with_runs())
 
 
 def test_plan(automation: Automation) -> list[Check]:
-    """Each kind of the guide's test plan: at least one case, every case run and passed."""
-    cases = list(automation.test_cases.all())
+    """Each kind of the guide's test plan: at least one case, and every case's latest run against
+    the automation's current registry version passed. Evidence gathered for an earlier version
+    never counts for a later one: after a material change every case is run again."""
+    version = automation.version
+    latest = [(c, c.latest_run(version)) for c in plan_cases(automation)]
     checks = []
     for kind in TestKind:
-        of_kind = [c for c in cases if c.kind == kind]
+        of_kind = [(c, run) for c, run in latest if c.kind == kind]
+        not_run = [c for c, run in of_kind if run is None]
+        failed = [c for c, run in of_kind if run is not None and not run.passed]
         if not of_kind:
             checks.append(Check(kind.label, False, "no case written"))
-        elif any(c.passed is None for c in of_kind):
-            checks.append(Check(kind.label, False, "not run yet"))
-        elif not all(c.passed for c in of_kind):
-            checks.append(Check(kind.label, False, "a case failed"))
+        elif failed:
+            checks.append(Check(kind.label, False, f"{len(failed)} of {len(of_kind)} failed at version {version}"))
+        elif not_run:
+            checks.append(Check(kind.label, False, f"{len(not_run)} of {len(of_kind)} not run for version {version}"))
         else:
-            checks.append(Check(kind.label, True, f"{len(of_kind)} passed"))
+            checks.append(Check(kind.label, True, f"{len(of_kind)} passed at version {version}"))
     return checks
 
 
@@ -184,6 +215,20 @@ def readiness(automation: Automation) -> list[Check]:
 MANUAL_ITEMS = (ReadinessItem.AUDIT_TRAIL, ReadinessItem.USERS_UNDERSTAND, ReadinessItem.REPORTING_IMPACT)
 
 
+def post_launch_review(automation: Automation) -> Check:
+    """The guide's "review after two weeks": met only by a review recorded at least 14 days after
+    the current launch (`went_live_at`); a review before a re-launch, or too early, does not count.
+    `last_reviewed_at` is the latest recorded review (registry.services.automation_mark_reviewed)."""
+    label = "Review after two weeks"
+    if not automation.went_live_at:
+        return Check(label, False, "not live yet")
+    due_at = automation.went_live_at + POST_LAUNCH_REVIEW_AFTER
+    reviewed_at = automation.last_reviewed_at
+    if reviewed_at and reviewed_at >= due_at:
+        return Check(label, True, f"reviewed on {reviewed_at:%Y-%m-%d}")
+    return Check(label, False, f"due on {due_at:%Y-%m-%d} (went live {automation.went_live_at:%Y-%m-%d})")
+
+
 def launch_plan(automation: Automation) -> list[Check]:
     """Where the automation stands in the guide's launch sequence and change management."""
     checks = readiness(automation)
@@ -211,7 +256,7 @@ def launch_plan(automation: Automation) -> list[Check]:
             "; ".join(f"{c.label}: {'done' if c.met else 'not done'}" for c in training),
         ),
         Check("Launch with monitoring", S.LIVE in moves or status == S.LIVE),
-        Check("Review after two weeks", bool(automation.last_reviewed_at and S.LIVE in moves)),
+        post_launch_review(automation),
     ]
 
 

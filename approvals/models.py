@@ -1,5 +1,5 @@
-"""Approval packets and their reviews, the readiness checklist, the test plan, shadow
-observations and the record of lifecycle moves.
+"""Approval packets and their reviews, the readiness checklist, the test plan and its runs,
+shadow observations and the record of lifecycle moves.
 
 Reviews and lifecycle moves are domain facts: written once by a service, never edited or deleted."""
 
@@ -7,6 +7,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.urls import reverse
+from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
 from registry.models import AppendOnly, Automation, LifecycleMove  # noqa: F401 - LifecycleMove: the registry owns it now
@@ -154,8 +155,22 @@ class ReadinessTick(models.Model):
         return f"{self.get_item_display()} ticked"
 
 
+class TestCaseQuerySet(models.QuerySet):
+    def with_runs(self):
+        """Each case with `run_history`: all its runs, newest first, with who ran them (one more
+        query). gates.test_plan and the readiness page read it instead of asking per case."""
+        return self.prefetch_related(
+            models.Prefetch(
+                "runs",
+                queryset=TestRun.objects.select_related("run_by").order_by("-run_at", "-pk"),
+                to_attr="run_history",
+            )
+        )
+
+
 class TestCase(models.Model):
-    """One case of the test plan: expected and actual result, passed or not (not run yet)."""
+    """One case of the test plan: the situation and the expected result. Its results are its runs
+    (TestRun), each against one registry version of the automation."""
 
     __test__ = False  # not a pytest class
 
@@ -163,11 +178,10 @@ class TestCase(models.Model):
     kind = models.CharField("kind", max_length=20, choices=TestKind.choices)
     description = models.TextField("case", help_text="The situation tested.")
     expected = models.TextField("expected result")
-    actual = models.TextField("actual result", blank=True)
-    passed = models.BooleanField("passed", null=True, blank=True, help_text="Empty until the case is run.")
     recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, models.PROTECT, related_name="+")
     updated_at = models.DateTimeField("updated", auto_now=True)
     history = HistoricalRecords()
+    objects = TestCaseQuerySet.as_manager()
 
     class Meta:
         ordering = ["automation", "kind", "pk"]
@@ -175,6 +189,37 @@ class TestCase(models.Model):
 
     def __str__(self):
         return f"{self.get_kind_display()}: {self.description[:60]}"
+
+    def runs_newest_first(self) -> list["TestRun"]:
+        if hasattr(self, "run_history"):
+            return self.run_history
+        return list(self.runs.select_related("run_by").order_by("-run_at", "-pk"))
+
+    def latest_run(self, version: int) -> "TestRun | None":
+        """The latest run against registry version `version` (None: not run for that version)."""
+        return next((r for r in self.runs_newest_first() if r.automation_version == version), None)
+
+
+class TestRun(AppendOnly):
+    """One run of a test case against one registry version: who, when, passed or failed, what
+    actually happened. Evidence for a version counts for that version only."""
+
+    __test__ = False
+
+    case = models.ForeignKey(TestCase, models.PROTECT, related_name="runs", verbose_name="test case")
+    automation_version = models.PositiveIntegerField("automation version")
+    passed = models.BooleanField("passed")
+    actual = models.TextField("actual result")
+    run_by = models.ForeignKey(settings.AUTH_USER_MODEL, models.PROTECT, related_name="+", verbose_name="run by")
+    run_at = models.DateTimeField("run", default=timezone.now)
+
+    class Meta:
+        ordering = ["-run_at", "-pk"]
+        verbose_name = "test run"
+        indexes = [models.Index(fields=["case", "automation_version"], name="testrun_case_version_idx")]
+
+    def __str__(self):
+        return f"{'Passed' if self.passed else 'Failed'} at v{self.automation_version} ({self.case_id})"
 
 
 class ShadowObservation(models.Model):

@@ -3,7 +3,6 @@ observations and lifecycle moves. Keyword arguments, one transaction each, who a
 
 from collections.abc import Iterable
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -11,13 +10,13 @@ from django.utils.dateparse import parse_datetime
 
 from registry import cache as registry_cache
 from registry import services as registry_services
-from registry.choices import LifecycleStatus, RiskTier
+from registry.choices import LifecycleStatus
 from registry.models import Automation
 from revops_gov.errors import Conflict, Forbidden
 from revops_gov.models import User
-from revops_gov.roles import Role, can_decide
+from revops_gov.roles import can_decide, can_govern
 
-from . import gates
+from . import gates, rules
 from .choices import PacketState, ReadinessItem, TestKind, TrainingStep, Verdict
 from .models import (
     PACKET_SECTIONS,
@@ -26,14 +25,10 @@ from .models import (
     ReadinessTick,
     ShadowObservation,
     TestCase,
+    TestRun,
 )
 
-REQUIRED_APPROVALS = {RiskTier.LOW: 1, RiskTier.MEDIUM: 1, RiskTier.HIGH: 2}
 OPEN_STATES = (PacketState.DRAFT, PacketState.SUBMITTED)
-
-
-def required_approvals(automation: Automation) -> int:
-    return REQUIRED_APPROVALS[automation.risk_tier]
 
 
 def _lock(automation: Automation) -> Automation:
@@ -59,20 +54,31 @@ def _prefill(automation: Automation) -> dict:
     }
 
 
+def draft_sections(automation: Automation, previous: ApprovalPacket | None) -> dict:
+    """What a new packet version starts from: the current registry record for the sections the
+    registry knows (trigger, rule, owner, exception path, audit trail) and the previous packet for
+    the rest, so a re-draft never carries a rule the registry has since changed. A section the
+    registry leaves empty keeps the previous packet's text."""
+    registry = _prefill(automation)
+    if previous is None:
+        return registry
+    fields = {name: getattr(previous, name) for name in PACKET_SECTIONS}
+    fields.update({name: value for name, value in registry.items() if (value or "").strip()})
+    return fields
+
+
 # --- Packets ----------------------------------------------------------------------------------
 @transaction.atomic
 def packet_create_draft(*, automation: Automation, by: User | None) -> ApprovalPacket:
-    """The automation's open draft, created (prefilled from the latest packet or the registry card)
-    when there is none. Idempotent: backlog promotion may call it any number of times."""
+    """The automation's open draft, created when there is none: from the current registry record
+    and the latest packet (draft_sections). Idempotent: backlog promotion may call it any number
+    of times."""
     automation = _lock(automation)
     draft = ApprovalPacket.objects.filter(automation=automation, state=PacketState.DRAFT).first()
     if draft:
         return draft
     latest = ApprovalPacket.objects.filter(automation=automation).order_by("-number").first()
-    if latest:
-        fields = {name: getattr(latest, name) for name in PACKET_SECTIONS}
-    else:
-        fields = _prefill(automation)
+    fields = draft_sections(automation, latest)
     number = (latest.number if latest else 0) + 1
     packet = ApprovalPacket(automation=automation, number=number, created_by=by, **fields)
     _save(packet, by=by, reason=f"Draft packet v{number} started")
@@ -127,7 +133,9 @@ def packet_submit(*, packet: ApprovalPacket, by: User) -> ApprovalPacket:
 
 
 def review_refusals(*, packet: ApprovalPacket, by: User) -> list[str]:
-    """Every reason `by` may not review this packet now (empty: they may)."""
+    """Every reason `by` may not review this packet now (empty: they may). The approver rule by
+    tier (approvals.rules) holds at every tier: never the submitter, never the rule owner, and a
+    non-manager never takes the last place a manager must fill."""
     automation = packet.automation
     reasons = []
     if not can_decide(by):
@@ -139,22 +147,15 @@ def review_refusals(*, packet: ApprovalPacket, by: User) -> list[str]:
             f"The registry record changed after submission (version {packet.automation_version} → "
             f"{automation.version}): the packet must be resubmitted for what the automation now is."
         )
-    self_ok = automation.risk_tier == RiskTier.LOW and settings.REVOPS["LOW_TIER_SELF_APPROVAL"]
-    if not self_ok:
-        if packet.submitted_by_id == by.pk:
-            reasons.append("You submitted this packet: someone else must approve it.")
-        if automation.rule_owner_id == by.pk:
-            reasons.append("You own the rule: someone else must approve it.")
-    if automation.risk_tier == RiskTier.MEDIUM and not _is_manager(by):
-        # Medium tier needs the business side's eye, not RevOps alone.
-        reasons.append("Medium-tier packets are approved by a manager.")
+    if packet.submitted_by_id == by.pk:
+        reasons.append("You submitted this packet: someone else must approve it.")
+    if automation.rule_owner_id == by.pk:
+        reasons.append("You own the rule: someone else must approve it.")
     if any(r.reviewer_id == by.pk for r in packet.reviews.all()):
         reasons.append("You have already reviewed this packet version.")
+    elif can_decide(by) and (refusal := rules.approval_refusal(packet, by=by)):
+        reasons.append(refusal)
     return reasons
-
-
-def _is_manager(user: User) -> bool:
-    return user.is_superuser or user.groups.filter(name=Role.MANAGER.label).exists()
 
 
 @transaction.atomic
@@ -162,7 +163,12 @@ def packet_review(*, packet: ApprovalPacket, by: User, verdict: str, comment: st
     """Approve, request changes or reject one packet version. Recorded once, never edited. Enough
     distinct approvals for the tier approve the packet; any rejection or change request decides it."""
     _lock(packet.automation)
-    packet = ApprovalPacket.objects.select_for_update().select_related("automation").get(pk=packet.pk)
+    packet = (
+        ApprovalPacket.objects.select_for_update()
+        .select_related("automation")
+        .prefetch_related(*rules.REVIEWS_PREFETCH)
+        .get(pk=packet.pk)
+    )
     verdict = Verdict(verdict)
     comment = (comment or "").strip()
     if verdict != Verdict.APPROVE and not comment:
@@ -177,12 +183,15 @@ def packet_review(*, packet: ApprovalPacket, by: User, verdict: str, comment: st
         raise Conflict("You have already reviewed this packet version.") from exc
     automation = packet.automation
     if verdict == Verdict.APPROVE:
-        approvals = packet.reviews.filter(verdict=Verdict.APPROVE).count()
-        needed = required_approvals(automation)
-        if approvals >= needed:
+        status = rules.rule_status(
+            ApprovalPacket.objects.select_related("automation")
+            .prefetch_related(*rules.REVIEWS_PREFETCH)
+            .get(pk=packet.pk)
+        )
+        if status.met:
             packet.state = PacketState.APPROVED
             packet.decided_at = timezone.now()
-            _save(packet, by=by, reason=f"Approved ({approvals} of {needed} approvals)")
+            _save(packet, by=by, reason=f"Approved ({automation.risk_tier.label.lower()} tier: {status.text})")
     else:
         packet.state = PacketState(verdict.value if verdict == Verdict.CHANGES_REQUESTED else PacketState.REJECTED)
         packet.decided_at = timezone.now()
@@ -214,6 +223,11 @@ def readiness_tick(*, automation: Automation, item: str, note: str, by: User) ->
     return tick
 
 
+def _require_govern(by: User) -> None:
+    if not can_govern(by):
+        raise Forbidden("Only RevOps admins write the test plan and record its runs.")
+
+
 @transaction.atomic
 def test_case_save(
     *,
@@ -222,26 +236,49 @@ def test_case_save(
     kind: str,
     description: str,
     expected: str,
-    actual: str = "",
-    passed: bool | None = None,
     case: TestCase | None = None,
 ) -> TestCase:
-    """Write or update one case of the test plan. A pass or fail needs the actual result."""
+    """Write a case of the test plan, or edit one (kind, situation, expected result). Editing
+    keeps the case's runs: they are history, and a failed case is re-run after the edit."""
+    _require_govern(by)
     if case is not None and case.automation_id != automation.pk:
         raise ValidationError({"case": "This case belongs to another automation."})
     if kind not in TestKind.values:
         raise ValidationError({"kind": f"Choose one of: {', '.join(TestKind.values)}."})
-    if passed is not None and not (actual or "").strip():
-        raise ValidationError({"actual": "Write the actual result before marking the case passed or failed."})
-    case = case or TestCase(automation=automation)
-    case.kind, case.description, case.expected = kind, description, expected
-    case.actual, case.passed, case.recorded_by = actual, passed, by
-    _save(case, by=by, reason="Test case recorded")
+    new = case is None
+    case = case or TestCase(automation=automation, recorded_by=by)
+    case.kind, case.description, case.expected = kind, (description or "").strip(), (expected or "").strip()
+    _save(case, by=by, reason="Test case written" if new else "Test case edited")
     registry_cache.invalidate([automation.key])
     return case
 
 
 test_case_save.__test__ = False
+
+
+@transaction.atomic
+def test_case_run(*, case: TestCase, by: User, passed: bool, actual: str) -> TestRun:
+    """Record one run of a case against the automation's current registry version: who, when,
+    passed or failed and what actually happened. Only runs at the current version count for the
+    test plan (gates.test_plan)."""
+    _require_govern(by)
+    automation = _lock(case.automation)
+    actual = (actual or "").strip()
+    errors = {}
+    if not isinstance(passed, bool):
+        errors["passed"] = "Say whether the case passed or failed."
+    if not actual:
+        errors["actual"] = "Write the actual result: what happened when the case was run."
+    if errors:
+        raise ValidationError(errors)
+    run = TestRun(case=case, automation_version=automation.version, passed=passed, actual=actual, run_by=by)
+    run.full_clean()
+    run.save()
+    registry_cache.invalidate([automation.key])
+    return run
+
+
+test_case_run.__test__ = False
 
 
 # --- Shadow mode ------------------------------------------------------------------------------
@@ -336,6 +373,7 @@ __all__ = [
     "packet_update",
     "readiness_tick",
     "shadow_observations_record",
+    "test_case_run",
     "test_case_save",
     "transition",
 ]

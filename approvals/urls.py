@@ -16,4 +16,6 @@ urlpatterns: list = [
     path("automations/<slug:key>/readiness/", views.ReadinessView.as_view(), name="readiness"),
     path("automations/<slug:key>/readiness/tick/", views.TickView.as_view(), name="readiness-tick"),
     path("automations/<slug:key>/readiness/tests/", views.TestCaseView.as_view(), name="testcase-save"),
+    path("automations/<slug:key>/readiness/tests/<int:case>/", views.TestCaseView.as_view(), name="testcase-edit"),
+    path("automations/<slug:key>/readiness/tests/<int:case>/run/", views.TestRunView.as_view(), name="testcase-run"),
 ]

@@ -3,8 +3,10 @@ readiness checklist with the launch and test plans, and the "waiting for me" que
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
+from django.db.models import Prefetch
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.views import View
 
 from registry.models import Automation
@@ -12,8 +14,9 @@ from registry.selectors import automation_get
 from revops_gov.errors import ApplicationError
 from revops_gov.roles import RoleRequiredMixin, can_decide, can_govern
 
-from . import gates, selectors, services
-from .forms import PacketForm, ReviewForm, TestCaseForm, TickForm, TransitionForm
+from . import gates, rules, selectors, services
+from .choices import PacketState
+from .forms import PacketForm, ReviewForm, TestCaseForm, TestRunForm, TickForm, TransitionForm
 from .models import ApprovalPacket, TestCase
 
 
@@ -40,6 +43,9 @@ def _error_text(exc) -> str:
 def lifecycle_panel(request, automation) -> dict:
     """The automation page's lifecycle panel: status, next moves with their gates, the history."""
     packets = list(automation.packets.order_by("-number")[:1])
+    approved = gates.approved_packet(automation)
+    # Approved for this version under an older, lower tier: say what the current tier's rule misses.
+    unmet = None if approved else gates.latest_approved_packet(automation)
     return {
         "automation": automation,
         "moves": gates.next_moves(automation, by=request.user),
@@ -47,7 +53,9 @@ def lifecycle_panel(request, automation) -> dict:
         "history": list(automation.lifecycle_moves.select_related("by")[:20]),
         "agreement": gates.shadow_agreement(automation),
         "packet": packets[0] if packets else None,
-        "approved": gates.approved_packet(automation),
+        "approved": approved,
+        "unmet_rule": rules.rule_status(unmet) if unmet else None,
+        "unmet_packet": unmet,
         "can_govern": can_govern(request.user),
     }
 
@@ -87,11 +95,12 @@ class PacketEditView(RoleRequiredMixin, View):
         packet = self._packet(automation)
         if packet is None:
             packet = ApprovalPacket(automation=automation, number=1, **services._prefill(automation))
-        return render(
-            request,
-            "approvals/packet_form.html",
-            {"automation": automation, "packet": packet, "form": PacketForm(instance=packet)},
-        )
+        if packet.pk and packet.state != PacketState.DRAFT:
+            # Saving starts a new version: show what it starts from (the registry's sections now).
+            form = PacketForm(initial=services.draft_sections(automation, packet))
+        else:
+            form = PacketForm(instance=packet)
+        return render(request, "approvals/packet_form.html", {"automation": automation, "packet": packet, "form": form})
 
     def post(self, request, key):
         automation = _automation_or_404(key)
@@ -126,9 +135,9 @@ class PacketDetailView(RoleRequiredMixin, View):
             "automation": automation,
             "packet": packet,
             "diff": selectors.packet_diff(packet),
+            "version_diff": selectors.packet_version_diff(packet),
             "reviews": list(packet.reviews.all()),
-            "required": services.required_approvals(automation),
-            "approvals": sum(1 for r in packet.reviews.all() if r.verdict == "approve"),
+            "rule": rules.rule_status(packet),
             "refusals": refusals,
             "review_form": ReviewForm() if not refusals and can_decide(request.user) else None,
             "can_govern": can_govern(request.user),
@@ -171,31 +180,54 @@ class PacketReviewView(RoleRequiredMixin, View):
         return redirect(packet)
 
 
+def _readiness_page(request, key, *, bound: dict | None = None, status: int = 200):
+    """The readiness page: checklist, launch plan, test plan with each case's runs and, for those
+    who govern, a form per case to edit it and one to record a run. `bound` puts a submitted form
+    with its errors back in its place ({"add": form} or {(case_pk, "edit"|"run"): form})."""
+    automation = _automation_or_404(key)
+    automation = (
+        Automation.objects.prefetch_related(
+            "data_fields",
+            "readiness_ticks__ticked_by",
+            Prefetch("test_cases", queryset=TestCase.objects.with_runs()),
+            "lifecycle_moves",
+        )
+        .select_related("rule_owner")
+        .get(pk=automation.pk)
+    )
+    bound = bound or {}
+    governs = can_govern(request.user)
+    cases = []
+    for case in automation.test_cases.all():
+        row = {"case": case, "current": case.latest_run(automation.version), "runs": case.runs_newest_first()}
+        if governs:
+            row["edit_form"] = bound.get((case.pk, "edit")) or TestCaseForm(
+                prefix=f"case-{case.pk}",
+                initial={"kind": case.kind, "description": case.description, "expected": case.expected},
+            )
+            row["run_form"] = bound.get((case.pk, "run")) or TestRunForm(prefix=f"run-{case.pk}")
+            row["open"] = (case.pk, "edit") in bound or (case.pk, "run") in bound
+        cases.append(row)
+    context = {
+        "automation": automation,
+        "readiness": gates.readiness(automation),
+        "launch_plan": gates.launch_plan(automation),
+        "test_plan": gates.test_plan(automation),
+        "cases": cases,
+        "tickable": services.readiness_items_tickable(),
+        "ticks": {t.item: t for t in automation.readiness_ticks.all()},
+        "case_form": bound.get("add") or TestCaseForm(),
+        "can_govern": governs,
+        "tab": "readiness",
+    }
+    return render(request, "approvals/readiness.html", context, status=status)
+
+
 class ReadinessView(RoleRequiredMixin, View):
     required = "read"
 
     def get(self, request, key):
-        automation = _automation_or_404(key)
-        automation = (
-            Automation.objects.prefetch_related(
-                "data_fields", "readiness_ticks__ticked_by", "test_cases", "lifecycle_moves"
-            )
-            .select_related("rule_owner")
-            .get(pk=automation.pk)
-        )
-        context = {
-            "automation": automation,
-            "readiness": gates.readiness(automation),
-            "launch_plan": gates.launch_plan(automation),
-            "test_plan": gates.test_plan(automation),
-            "cases": list(automation.test_cases.all()),
-            "tickable": services.readiness_items_tickable(),
-            "ticks": {t.item: t for t in automation.readiness_ticks.all()},
-            "case_form": TestCaseForm(),
-            "can_govern": can_govern(request.user),
-            "tab": "readiness",
-        }
-        return render(request, "approvals/readiness.html", context)
+        return _readiness_page(request, key)
 
 
 class TickView(RoleRequiredMixin, View):
@@ -217,27 +249,61 @@ class TickView(RoleRequiredMixin, View):
 
 
 class TestCaseView(RoleRequiredMixin, View):
+    """Write a case (no `case` in the URL) or edit one; a form with errors comes back in place (400)."""
+
     __test__ = False
     required = "govern"
 
-    def post(self, request, key):
+    def post(self, request, key, case=None):
         automation = _automation_or_404(key)
-        form = TestCaseForm(request.POST)
+        instance = get_object_or_404(TestCase, pk=case, automation=automation) if case else None
+        form = TestCaseForm(request.POST, prefix=f"case-{case}" if case else None)
+        slot = (case, "edit") if case else "add"
         if form.is_valid():
-            data = dict(form.cleaned_data)
-            case_id = data.pop("case")
-            case = get_object_or_404(TestCase, pk=case_id, automation=automation) if case_id else None
             try:
-                services.test_case_save(automation=automation, by=request.user, case=case, **data)
+                services.test_case_save(automation=automation, by=request.user, case=instance, **form.cleaned_data)
             except ValidationError as exc:
-                messages.error(request, _error_text(exc))
+                form.add_service_error(exc)
+            except ApplicationError as exc:
+                form.add_error(None, exc.message)
             else:
-                messages.success(request, "Test case saved.")
-        else:
-            messages.error(
-                request, "Fill in the case: " + "; ".join(f"{k}: {' '.join(v)}" for k, v in form.errors.items())
-            )
-        return redirect("approvals:readiness", key=key)
+                messages.success(request, "Test case edited: its runs are kept." if case else "Test case saved.")
+                return redirect(_case_anchor(key, case))
+        return _readiness_page(request, key, bound={slot: form}, status=400)
+
+
+class TestRunView(RoleRequiredMixin, View):
+    """Record a run of a case against the current registry version (passed or failed, what happened)."""
+
+    __test__ = False
+    required = "govern"
+
+    def post(self, request, key, case):
+        automation = _automation_or_404(key)
+        instance = get_object_or_404(TestCase, pk=case, automation=automation)
+        form = TestRunForm(request.POST, prefix=f"run-{case}")
+        if form.is_valid():
+            try:
+                run = services.test_case_run(
+                    case=instance,
+                    by=request.user,
+                    passed=form.cleaned_data["result"] == "passed",
+                    actual=form.cleaned_data["actual"],
+                )
+            except ValidationError as exc:
+                form.add_service_error(exc)
+            except ApplicationError as exc:
+                form.add_error(None, exc.message)
+            else:
+                result = "passed" if run.passed else "failed"
+                messages.success(request, f"Run recorded: {result} at version {run.automation_version}.")
+                return redirect(_case_anchor(key, case))
+        return _readiness_page(request, key, bound={(case, "run"): form}, status=400)
+
+
+def _case_anchor(key: str, case: int | None) -> str:
+    url = reverse("approvals:readiness", args=[key])
+    return f"{url}#case-{case}" if case else url
 
 
 class WaitingView(RoleRequiredMixin, View):

@@ -20,6 +20,7 @@ from .serializers import (
     CandidateInputSerializer,
     CandidateOutputSerializer,
     CandidatePatchSerializer,
+    PromoteInputSerializer,
     PromoteOutputSerializer,
     ScoringModelSerializer,
 )
@@ -104,15 +105,21 @@ class CandidateViewSet(
     @extend_schema(
         summary="Promote a ready candidate into the registry (admins; idempotent)",
         description="Creates a proposed automation and its draft approval packet. Promoting again returns "
-        "the same automation. A candidate that is not ready is refused with the reasons in `extra.reasons`.",
-        request=None,
+        "the same automation. A candidate that is not ready is refused with the reasons in `extra.reasons`. "
+        "A candidate flagged defer or avoid needs `override_reason` (else 400 naming it); the override is "
+        "recorded and shown as the candidate's `promotion_override`.",
+        request=PromoteInputSerializer,
         responses={200: PromoteOutputSerializer, 201: PromoteOutputSerializer},
     )
     @action(detail=True, methods=["post"])
     def promote(self, request, pk=None):
         candidate = self.get_object()
+        serializer = PromoteInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
         already = candidate.automation_id is not None
-        automation = services.candidate_promote(candidate=candidate, by=request.user)
+        automation = services.candidate_promote(
+            candidate=candidate, by=request.user, override_reason=serializer.validated_data["override_reason"]
+        )
         body = {
             "automation": automation.key,
             "url": request.build_absolute_uri(f"/api/v1/automations/{automation.key}/"),
@@ -125,7 +132,7 @@ class CandidateViewSet(
     list=extend_schema(summary="List scoring model versions, newest first"),
     retrieve=extend_schema(summary="Read one scoring model version"),
     create=extend_schema(
-        summary="Publish new weights (admins): a new version, and every open candidate re-scored",
+        summary="Publish new weights (admins): a new version (the guide's method), and every open candidate re-scored",
         responses={201: ScoringModelSerializer},
     ),
 )

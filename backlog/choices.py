@@ -30,3 +30,10 @@ class Group(models.TextChoices):
 class Flag(models.TextChoices):
     DEFER = "defer", "Defer"
     AVOID = "avoid", "Avoid"
+
+
+class ScoringMethod(models.TextChoices):
+    """How a scoring model version signs its weights (issue 15 §5)."""
+
+    RISK_AGAINST = "risk_against", "Risk and maintenance cost count against (before issue 15 §5)"
+    GUIDE = "guide", "The guide's table: every factor raises the score (maintenance 5 = easy to support)"

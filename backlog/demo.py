@@ -14,6 +14,8 @@ YES4 = {"rule_clear": "yes", "data_reliable": "yes", "exception_known": "yes", "
 
 
 def f(volume, risk, clarity, data, exceptions, impact, maintenance) -> dict:
+    """The seven factors, 1–5, each as the guide's table reads it (issue 15 §5): a higher score
+    raises the priority; maintenance 5 means the rule is easy to support after launch."""
     values = (volume, risk, clarity, data, exceptions, impact, maintenance)
     names = ("volume", "risk", "rule_clarity", "data_readiness", "exception_clarity", "user_impact", "maintenance_cost")
     return {f"factor_{name}": value for name, value in zip(names, values, strict=True)}
@@ -47,7 +49,7 @@ CANDIDATES = (
             "exception_known_note": "Nobody owns domains shared by two strategic accounts.",
             "value_measurable": "yes",
             "value_measurable_note": "Speed to lead for strategic accounts, measured weekly.",
-            **f(4, 3, 4, 2, 2, 5, 2),
+            **f(4, 3, 4, 2, 2, 5, 4),
         },
     ),
     (
@@ -68,7 +70,7 @@ CANDIDATES = (
             "errors_avoided_per_month": 120,
         },
         ["Lead.Segment__c", "Lead.LeadSource"],
-        {**YES4, **f(5, 2, 5, 4, 4, 4, 1)},
+        {**YES4, **f(5, 2, 5, 4, 4, 4, 5)},
     ),
     (
         "casey",
@@ -86,7 +88,7 @@ CANDIDATES = (
             "sla_improvement_hours": Decimal("72"),
         },
         ["Opportunity.StageName"],
-        {**YES4, **f(3, 2, 5, 4, 4, 5, 2)},
+        {**YES4, **f(3, 2, 5, 4, 4, 5, 4)},
     ),
     (
         "morgan",

@@ -14,6 +14,16 @@ INTAKE_FIELDS = tuple(f for f in REQUEST_FIELDS if f not in ("owner", "maintenan
 FACTOR_CHOICES = [("", "Not scored")] + [(str(n), str(n)) for n in range(1, 6)]
 
 
+def factor_help(factor) -> str:
+    """The scale of a factor as the guide's table gives it: every factor raises the score."""
+    if factor.name == "maintenance_cost":
+        return (
+            "1 = hard to support after launch, 5 = easy to support (the guide: the rule can be supported "
+            "after launch). A higher score raises the priority."
+        )
+    return f"1 = low, 5 = {factor.high_means.lower()}. A higher score raises the priority."
+
+
 class _CandidateForm(StyledFormMixin, forms.ModelForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -61,8 +71,8 @@ class CandidateTriageForm(_CandidateForm):
                 coerce=int,
                 empty_value=None,
                 required=False,
-                label=factor.label + (" (counts against)" if factor.against else ""),
-                help_text=f"5 means: {factor.high_means.lower()}.",
+                label=factor.label,
+                help_text=factor_help(factor),
                 initial=getattr(self.instance, name) if self.instance.pk else None,
                 widget=forms.Select(attrs={"class": "form-select"}),
             )
@@ -82,6 +92,18 @@ class CandidateTriageForm(_CandidateForm):
 
     def judgment_fields(self):
         return [self[name] for name in JUDGMENT_FLAG_FIELDS]
+
+
+class PromoteForm(StyledFormMixin, forms.Form):
+    """Only asked for when the guide's defer or avoid flag is raised."""
+
+    override_reason = forms.CharField(
+        label="Why promote despite the flag",
+        max_length=500,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="Kept with your name and the flags on the candidate.",
+    )
 
 
 class ReasonForm(StyledFormMixin, forms.Form):
@@ -104,13 +126,13 @@ class ScoringModelForm(StyledFormMixin, forms.Form):
         super().__init__(*args, **kwargs)
         for factor in FACTORS:
             self.fields[f"weight_{factor.name}"] = forms.DecimalField(
-                label=factor.label + (" (counts against)" if factor.against else ""),
+                label=factor.label,
                 min_value=0,
                 max_value=10,
                 decimal_places=2,
                 max_digits=4,
                 initial=current.weights[factor.name] if current else None,
-                help_text=factor.high_means,
+                help_text=f"Raises the score: {factor.high_means.lower()}.",
             )
         self.order_fields([*(f"weight_{f.name}" for f in FACTORS), "reason"])
         # Fields added after StyledFormMixin ran need their Bootstrap class.

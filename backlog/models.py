@@ -10,11 +10,13 @@ from simple_history.models import HistoricalRecords
 from registry.choices import DataFieldStatus, Team, WorkflowType
 from revops_gov.choices import System
 
-from .choices import Answer, CandidateStatus
+from .choices import Answer, CandidateStatus, ScoringMethod
 from .rules import (
+    AGAINST,
     FACTOR_NAMES,
     FACTORS,
     JUDGMENT_FLAGS,
+    MAINTENANCE_MEANT,
     QUESTIONS,
     GroupDerivation,
     RaisedFlag,
@@ -22,6 +24,7 @@ from .rules import (
     compute_score,
     derive_flags,
     derive_group,
+    signed_weights,
 )
 
 ONE_TO_FIVE = [MinValueValidator(1), MaxValueValidator(5)]
@@ -33,13 +36,18 @@ class ScoringModel(models.Model):
 
     version = models.PositiveIntegerField("version", unique=True)
     weight_volume = models.DecimalField("volume weight", max_digits=4, decimal_places=2)
-    weight_risk = models.DecimalField("risk weight (counts against)", max_digits=4, decimal_places=2)
+    weight_risk = models.DecimalField("risk weight", max_digits=4, decimal_places=2)
     weight_rule_clarity = models.DecimalField("rule clarity weight", max_digits=4, decimal_places=2)
     weight_data_readiness = models.DecimalField("data readiness weight", max_digits=4, decimal_places=2)
     weight_exception_clarity = models.DecimalField("exception clarity weight", max_digits=4, decimal_places=2)
     weight_user_impact = models.DecimalField("user impact weight", max_digits=4, decimal_places=2)
-    weight_maintenance_cost = models.DecimalField(
-        "maintenance cost weight (counts against)", max_digits=4, decimal_places=2
+    weight_maintenance_cost = models.DecimalField("maintenance weight", max_digits=4, decimal_places=2)
+    method = models.CharField(
+        "method",
+        max_length=20,
+        choices=ScoringMethod.choices,
+        default=ScoringMethod.GUIDE,
+        help_text="How the weights are signed; versions before issue 15 §5 counted risk and maintenance against.",
     )
     reason = models.TextField("why this version")
     created_by = models.ForeignKey(
@@ -59,8 +67,18 @@ class ScoringModel(models.Model):
     def weights(self) -> dict[str, Decimal]:
         return {name: getattr(self, f"weight_{name}") for name in FACTOR_NAMES}
 
+    @property
+    def counts_against(self) -> frozenset[str]:
+        return AGAINST[ScoringMethod(self.method)]
+
     def weight_rows(self) -> list[tuple]:
-        return [(f, getattr(self, f"weight_{f.name}")) for f in FACTORS]
+        """(factor, signed weight) as this version applies them."""
+        signed = signed_weights(self.weights, self.method)
+        return [(f, signed[f.name]) for f in FACTORS]
+
+    @property
+    def maintenance_meant(self) -> str:
+        return MAINTENANCE_MEANT[ScoringMethod(self.method)]
 
 
 # Kept by name: services write a candidate's version themselves, after its data fields are set,
@@ -175,8 +193,10 @@ class Candidate(models.Model):
         "exception clarity", null=True, blank=True, validators=ONE_TO_FIVE
     )
     factor_user_impact = models.PositiveSmallIntegerField("user impact", null=True, blank=True, validators=ONE_TO_FIVE)
+    # Named "cost" before issue 15 §5; the guide's criterion is supportability: 5 = easy to
+    # support after launch (scores of older versions keep their own reading, see ScoringModel.method).
     factor_maintenance_cost = models.PositiveSmallIntegerField(
-        "maintenance cost", null=True, blank=True, validators=ONE_TO_FIVE
+        "maintenance", null=True, blank=True, validators=ONE_TO_FIVE
     )
 
     # The score is stored so the board sorts in SQL; it is re-computed (set-based) whenever the
@@ -257,10 +277,46 @@ class Candidate(models.Model):
         """The stored score's arithmetic, with the weights of the version that produced it."""
         if self.scoring_model_id is None:
             return compute_score(self.factors, {name: Decimal("0") for name in FACTOR_NAMES})
-        return compute_score(self.factors, self.scoring_model.weights, version=self.scoring_model.version)
+        model = self.scoring_model
+        return compute_score(self.factors, model.weights, version=model.version, method=model.method)
+
+    def score_with(self, model: "ScoringModel") -> Score:
+        """What this candidate's factors give under `model` (the current version, beside the
+        stored score of an older one)."""
+        return compute_score(self.factors, model.weights, version=model.version, method=model.method)
+
+    @property
+    def override(self) -> "PromotionOverride | None":
+        """The promotion's override of the defer / avoid flags, if there was one."""
+        try:
+            return self.promotion_override
+        except PromotionOverride.DoesNotExist:
+            return None
 
     def answers(self) -> list[tuple]:
         return [(q, getattr(self, q.field), getattr(self, f"{q.field}_note")) for q in QUESTIONS]
 
     def judgment_flags(self) -> list[str]:
         return [flag.label for flag in JUDGMENT_FLAGS if getattr(self, flag.field)]
+
+
+class PromotionOverride(models.Model):
+    """A promotion despite the guide's defer or avoid flag: who decided it, when, why, and which
+    flags were raised at that moment. Written by services.candidate_promote, never edited."""
+
+    candidate = models.OneToOneField(
+        Candidate, models.PROTECT, related_name="promotion_override", verbose_name="candidate"
+    )
+    flags = models.JSONField("flags overridden", help_text="The flags raised when it was promoted (defer, avoid).")
+    rules = models.JSONField("the rules that raised them", default=list)
+    reason = models.TextField("why promote despite the flags")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, models.PROTECT, related_name="+", verbose_name="overridden by"
+    )
+    created_at = models.DateTimeField("overridden", auto_now_add=True)
+
+    class Meta:
+        verbose_name = "promotion override"
+
+    def __str__(self):
+        return f"Override of {', '.join(self.flags)} for candidate #{self.candidate_id}"

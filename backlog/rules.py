@@ -14,7 +14,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.db.models import Case, DecimalField, Exists, ExpressionWrapper, F, OuterRef, Q, Value, When
 
-from .choices import Answer, Flag, Group
+from .choices import Answer, Flag, Group, ScoringMethod
 
 
 # --- Judgment flags ("Keep human judgment for", "Avoid automating unclear process") ------------
@@ -137,30 +137,48 @@ def group_expression():
 class Factor:
     name: str
     label: str
-    high_means: str
-    against: bool = False  # counts against the score (risk, maintenance cost)
+    high_means: str  # the guide's "high score means", which is what a 5 means today
+
+    @property
+    def against(self) -> bool:
+        """Whether it counts against under the guide's method (never); bench/backlog.py's SQL
+        floor reads it. Older versions' signs are in AGAINST."""
+        return self.name in AGAINST[ScoringMethod.GUIDE]
 
 
 FACTORS = (
     Factor("volume", "Volume", "The workflow happens often enough to matter"),
-    Factor("risk", "Risk", "Misses create revenue, customer, forecast or compliance impact", against=True),
+    Factor("risk", "Risk", "Misses create revenue, customer, forecast or compliance impact"),
     Factor("rule_clarity", "Rule clarity", "The trigger and expected action are agreed"),
     Factor("data_readiness", "Data readiness", "The fields are complete enough to trust"),
     Factor("exception_clarity", "Exception clarity", "Edge cases have owners"),
     Factor("user_impact", "User impact", "The automation makes work easier, not noisier"),
-    Factor("maintenance_cost", "Maintenance cost", "Supporting the rule after launch is costly", against=True),
+    # The field keeps its name (`factor_maintenance_cost`); the guide's criterion is
+    # supportability, so a 5 is "cheap to support" and raises the score.
+    Factor("maintenance_cost", "Maintenance", "The rule can be supported after launch"),
 )
 FACTOR_NAMES = tuple(f.name for f in FACTORS)
 FACTOR_FIELDS = tuple(f"factor_{name}" for name in FACTOR_NAMES)
 WEIGHT_FIELDS = tuple(f"weight_{name}" for name in FACTOR_NAMES)
+# The guide: "Prioritize high-volume, high-risk, clear-rule workflows first."
 DEFAULT_WEIGHTS = {
     "volume": Decimal("3"),
-    "risk": Decimal("1"),
-    "rule_clarity": Decimal("2"),
+    "risk": Decimal("3"),
+    "rule_clarity": Decimal("3"),
     "data_readiness": Decimal("2"),
     "exception_clarity": Decimal("1.5"),
     "user_impact": Decimal("2"),
     "maintenance_cost": Decimal("1"),
+}
+# What a scoring model version counted against before issue 15 §5 (its arithmetic is still
+# shown that way for the scores it produced); the guide's method counts every factor for.
+AGAINST = {
+    ScoringMethod.RISK_AGAINST: frozenset({"risk", "maintenance_cost"}),
+    ScoringMethod.GUIDE: frozenset(),
+}
+MAINTENANCE_MEANT = {
+    ScoringMethod.RISK_AGAINST: "5 meant costly to support",
+    ScoringMethod.GUIDE: "5 means easy to support after launch",
 }
 
 
@@ -168,7 +186,7 @@ DEFAULT_WEIGHTS = {
 class Contribution:
     factor: Factor
     value: int
-    weight: Decimal  # signed: negative for factors that count against
+    weight: Decimal  # signed: negative for factors that count against (old method only)
 
     @property
     def points(self) -> Decimal:
@@ -184,6 +202,7 @@ class Score:
     contributions: list[Contribution]
     unscored: list[str]  # factor labels without a value
     version: int | None = None
+    method: str = ScoringMethod.GUIDE
 
     @property
     def arithmetic(self) -> str:
@@ -191,25 +210,41 @@ class Score:
             return "Not scored: " + ", ".join(self.unscored) + " missing"
         return " + ".join(f"({c.value} × {c.weight:+})" for c in self.contributions) + f" = {self.total}"
 
+    @property
+    def method_label(self) -> str:
+        return ScoringMethod(self.method).label
 
-def signed_weights(weights: dict[str, Decimal]) -> dict[str, Decimal]:
-    return {f.name: -Decimal(weights[f.name]) if f.against else Decimal(weights[f.name]) for f in FACTORS}
+
+def signed_weights(weights: dict[str, Decimal], method: str = ScoringMethod.GUIDE) -> dict[str, Decimal]:
+    against = AGAINST[ScoringMethod(method)]
+    return {f.name: -Decimal(weights[f.name]) if f.name in against else Decimal(weights[f.name]) for f in FACTORS}
 
 
-def compute_score(factors: dict[str, int | None], weights: dict[str, Decimal], *, version=None) -> Score:
-    """Σ factor × weight, risk and maintenance cost counting against. No score until all seven
-    factors are scored: a partial score would rank a half-assessed request above assessed ones."""
-    signed = signed_weights(weights)
+def compute_score(
+    factors: dict[str, int | None],
+    weights: dict[str, Decimal],
+    *,
+    version=None,
+    method: str = ScoringMethod.GUIDE,
+) -> Score:
+    """Σ factor × weight. With the guide's method every factor counts for: volume, risk (misses
+    hurt revenue, customers or the forecast), rule clarity, data readiness, exception clarity,
+    user impact and maintenance (supportable after launch); a version published before issue 15
+    §5 counted risk and maintenance cost against, and its scores keep that arithmetic.
+
+    No score until all seven factors are scored: a partial score would rank a half-assessed
+    request above assessed ones."""
+    signed = signed_weights(weights, method)
     contributions = [Contribution(f, factors[f.name], signed[f.name]) for f in FACTORS if factors.get(f.name)]
     unscored = [f.label for f in FACTORS if not factors.get(f.name)]
     total = None if unscored else sum((c.points for c in contributions), Decimal("0"))
-    return Score(total=total, contributions=contributions, unscored=unscored, version=version)
+    return Score(total=total, contributions=contributions, unscored=unscored, version=version, method=method)
 
 
-def score_expression(weights: dict[str, Decimal]):
+def score_expression(weights: dict[str, Decimal], method: str = ScoringMethod.GUIDE):
     """The same sum as `compute_score`, as one SQL expression over a candidate row (the
     set-based re-score)."""
-    signed = signed_weights(weights)
+    signed = signed_weights(weights, method)
     expression = None
     for f in FACTORS:
         term = F(f"factor_{f.name}") * Value(signed[f.name], output_field=DecimalField(max_digits=6, decimal_places=2))
@@ -222,6 +257,7 @@ def all_factors_scored() -> Q:
 
 
 # --- Flags -----------------------------------------------------------------------------------
+# The guide's thresholds on the 1–5 factors (the money threshold for "material" is a setting).
 HIGH_RISK = 4  # risk factor at or above this is "high risk"
 WEAK_DATA = 2  # data readiness at or below this is "weak"
 LOW_VOLUME = 2  # volume factor at or below this is "low volume"
@@ -238,12 +274,23 @@ def material_risk_threshold() -> Decimal:
     return Decimal(settings.REVOPS["BACKLOG_MATERIAL_RISK_REDUCTION"])
 
 
+def is_deferred(*, risk: int | None, data_readiness: int | None) -> bool:
+    """ "Defer high-risk workflows when data readiness is weak": high risk AND weak data."""
+    return bool(risk and data_readiness) and risk >= HIGH_RISK and data_readiness <= WEAK_DATA
+
+
+def is_avoided(*, volume: int | None, risk_reduction: Decimal | None, threshold: Decimal) -> bool:
+    """ "Avoid low-volume automations unless the risk is material": low volume AND the revenue at
+    risk it protects is under the material threshold."""
+    return bool(volume) and volume <= LOW_VOLUME and (risk_reduction or 0) < threshold
+
+
 def derive_flags(*, factors: dict[str, int | None], risk_reduction: Decimal | None) -> list[RaisedFlag]:
     """The guide's "defer high-risk workflows when data readiness is weak" and "avoid low-volume
     automations unless the risk is material", each with the rule that raised it."""
     flags = []
     risk, readiness, volume = factors.get("risk"), factors.get("data_readiness"), factors.get("volume")
-    if risk and readiness and risk >= HIGH_RISK and readiness <= WEAK_DATA:
+    if is_deferred(risk=risk, data_readiness=readiness):
         flags.append(
             RaisedFlag(
                 Flag.DEFER,
@@ -252,7 +299,7 @@ def derive_flags(*, factors: dict[str, int | None], risk_reduction: Decimal | No
             )
         )
     threshold = material_risk_threshold()
-    if volume and volume <= LOW_VOLUME and (risk_reduction or 0) < threshold:
+    if is_avoided(volume=volume, risk_reduction=risk_reduction, threshold=threshold):
         flags.append(
             RaisedFlag(
                 Flag.AVOID,
@@ -264,7 +311,7 @@ def derive_flags(*, factors: dict[str, int | None], risk_reduction: Decimal | No
 
 
 def flag_q(flag: str) -> Q:
-    """The same rules as `derive_flags`, as filters."""
+    """The same rules as `is_deferred` and `is_avoided`, as filters."""
     if flag == Flag.DEFER:
         return Q(factor_risk__gte=HIGH_RISK, factor_data_readiness__lte=WEAK_DATA)
     return Q(factor_volume__lte=LOW_VOLUME) & ~Q(risk_reduction_per_year__gte=material_risk_threshold())

@@ -21,7 +21,14 @@ def candidate_queryset(*, system: str | None = None) -> QuerySet[Candidate]:
     """Candidates with what a card shows, in a constant number of queries; `group` is a SQL
     annotation (rules.group_expression), the reasons come from `Candidate.derivation`."""
     queryset = (
-        Candidate.objects.select_related("requester", "owner", "maintenance_owner", "exception_owner", "scoring_model")
+        Candidate.objects.select_related(
+            "requester",
+            "owner",
+            "maintenance_owner",
+            "exception_owner",
+            "scoring_model",
+            "promotion_override__created_by",
+        )
         .prefetch_related(Prefetch("data_fields", queryset=DataField.objects.order_by("object_name", "api_name")))
         .annotate(group_key=group_expression())
         .order_by(*ORDERING)

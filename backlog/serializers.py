@@ -5,7 +5,7 @@ from rest_framework import serializers
 
 from registry.serializers import DataFieldNameField, DataFieldRefSerializer, PersonField
 
-from .choices import Answer, Group
+from .choices import Answer, Group, ScoringMethod
 from .models import Candidate, ScoringModel
 from .rules import FACTOR_FIELDS, FACTOR_NAMES, JUDGMENT_FLAG_FIELDS
 from .services import MATRIX_FIELDS, REQUEST_FIELDS
@@ -15,12 +15,17 @@ class ContributionSerializer(serializers.Serializer):
     factor = serializers.CharField(help_text="Factor name.")
     label = serializers.CharField()
     value = serializers.IntegerField(help_text="The factor's score, 1–5.")
-    weight = serializers.DecimalField(max_digits=6, decimal_places=2, help_text="Signed: negative counts against.")
+    weight = serializers.DecimalField(
+        max_digits=6,
+        decimal_places=2,
+        help_text="Signed as the version applies it: negative only in versions before issue 15 §5.",
+    )
     contribution = serializers.DecimalField(max_digits=8, decimal_places=2, help_text="value × weight")
 
 
 class ArithmeticSerializer(serializers.Serializer):
     scoring_model_version = serializers.IntegerField(allow_null=True)
+    method = serializers.ChoiceField(choices=ScoringMethod.choices, help_text="How the version signs its weights.")
     contributions = ContributionSerializer(many=True)
     unscored = serializers.ListField(child=serializers.CharField(), help_text="Factors not scored yet.")
     total = serializers.DecimalField(max_digits=8, decimal_places=2, allow_null=True)
@@ -31,6 +36,14 @@ class FlagSerializer(serializers.Serializer):
     flag = serializers.CharField()
     rule = serializers.CharField()
     reason = serializers.CharField()
+
+
+class PromotionOverrideSerializer(serializers.Serializer):
+    flags = serializers.ListField(child=serializers.CharField(), help_text="The flags raised when it was promoted.")
+    rules = serializers.ListField(child=serializers.CharField())
+    reason = serializers.CharField()
+    by = serializers.CharField(help_text="Username of the admin who overrode the flags.")
+    at = serializers.DateTimeField()
 
 
 class CandidateOutputSerializer(serializers.ModelSerializer):
@@ -44,6 +57,7 @@ class CandidateOutputSerializer(serializers.ModelSerializer):
     missing = serializers.SerializerMethodField()
     arithmetic = serializers.SerializerMethodField()
     flags = serializers.SerializerMethodField()
+    promotion_override = serializers.SerializerMethodField()
     automation = serializers.SlugRelatedField(slug_field="key", read_only=True, allow_null=True)
     url = serializers.HyperlinkedIdentityField(view_name="api:candidate-detail")
     # "" is "not answered yet".
@@ -74,6 +88,7 @@ class CandidateOutputSerializer(serializers.ModelSerializer):
             "missing",
             "automation",
             "promoted_at",
+            "promotion_override",
             "created_at",
             "updated_at",
         )
@@ -94,6 +109,7 @@ class CandidateOutputSerializer(serializers.ModelSerializer):
         score = obj.score_breakdown
         return {
             "scoring_model_version": score.version,
+            "method": score.method,
             "contributions": [
                 {
                     "factor": c.factor.name,
@@ -112,6 +128,21 @@ class CandidateOutputSerializer(serializers.ModelSerializer):
     @extend_schema_field(FlagSerializer(many=True))
     def get_flags(self, obj):
         return [{"flag": f.flag.value, "rule": f.rule, "reason": f.reason} for f in obj.flags]
+
+    @extend_schema_field(PromotionOverrideSerializer(allow_null=True))
+    def get_promotion_override(self, obj):
+        override = obj.override
+        if override is None:
+            return None
+        return PromotionOverrideSerializer(
+            {
+                "flags": override.flags,
+                "rules": override.rules,
+                "reason": override.reason,
+                "by": override.created_by.username,
+                "at": override.created_at,
+            }
+        ).data
 
 
 class CandidateInputSerializer(serializers.ModelSerializer):
@@ -149,6 +180,16 @@ class CandidatePatchSerializer(CandidateInputSerializer):
         return super().to_internal_value(data)
 
 
+class PromoteInputSerializer(serializers.Serializer):
+    override_reason = serializers.CharField(
+        max_length=500,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="Needed when the candidate is flagged defer or avoid: why promote anyway (kept with your name).",
+    )
+
+
 class PromoteOutputSerializer(serializers.Serializer):
     automation = serializers.CharField(help_text="The registry automation's key.")
     url = serializers.URLField()
@@ -163,11 +204,12 @@ class ScoringModelSerializer(serializers.ModelSerializer):
         fields = (
             "id",
             "version",
+            "method",
             *(f"weight_{n}" for n in FACTOR_NAMES),
             "reason",
             "created_by",
             "created_at",
             "rescored",
         )
-        read_only_fields = ("id", "version", "created_by", "created_at", "rescored")
+        read_only_fields = ("id", "version", "method", "created_by", "created_at", "rescored")
         extra_kwargs = {f"weight_{n}": {"min_value": 0, "max_value": 10} for n in FACTOR_NAMES}

@@ -15,14 +15,15 @@ from revops_gov.errors import ApplicationError, Forbidden
 from revops_gov.models import User
 from revops_gov.roles import can_govern
 
-from .choices import OPEN_STATUSES, Answer, CandidateStatus, Group
-from .models import CANDIDATE_HISTORY, Candidate, ScoringModel
+from .choices import OPEN_STATUSES, Answer, CandidateStatus, Group, ScoringMethod
+from .models import CANDIDATE_HISTORY, Candidate, PromotionOverride, ScoringModel
 from .rules import (
     DEFAULT_WEIGHTS,
     FACTOR_FIELDS,
     FACTOR_NAMES,
     JUDGMENT_FLAG_FIELDS,
     QUESTION_FIELDS,
+    RaisedFlag,
     all_factors_scored,
     compute_score,
     score_expression,
@@ -87,7 +88,7 @@ def _scoring_model_for_write(by: User | None) -> ScoringModel:
     if current is None:
         current = ScoringModel.objects.create(
             version=1,
-            reason="Default weights: volume, clarity, data and user impact for; risk and maintenance cost against.",
+            reason="The guide's default weights: every factor raises the score.",
             created_by=by,
             **{f"weight_{name}": weight for name, weight in DEFAULT_WEIGHTS.items()},
         )
@@ -108,7 +109,7 @@ def _check_weights(weights: dict) -> dict[str, Decimal]:
             errors[f"weight_{name}"] = "Give a number from 0 to 10."
             continue
         if not Decimal("0") <= value <= Decimal("10"):
-            errors[f"weight_{name}"] = "Give a weight from 0 to 10 (risk and maintenance cost count against anyway)."
+            errors[f"weight_{name}"] = "Give a weight from 0 to 10."
         clean[name] = value
     unknown = set(weights) - set(FACTOR_NAMES)
     for name in unknown:
@@ -125,13 +126,15 @@ def scoring_model_publish(*, by: User, reason: str, weights: dict) -> ScoringMod
     reason = _require_reason(reason, "reason")
     clean = _check_weights(weights)
     current = _scoring_model_for_write(by)
-    if current.weights == clean:
+    if current.weights == clean and current.method == ScoringMethod.GUIDE:
         raise ApplicationError(
             f"These are already the weights of version {current.version}; nothing to publish.",
             {"version": current.version},
         )
+    # A published version always uses the guide's method, whatever the version before used.
     model = ScoringModel.objects.create(
         version=current.version + 1,
+        method=ScoringMethod.GUIDE,
         reason=reason,
         created_by=by,
         **{f"weight_{name}": value for name, value in clean.items()},
@@ -149,7 +152,7 @@ def candidates_rescore(*, model: ScoringModel) -> int:
     return (
         Candidate.objects.filter(all_factors_scored(), status__in=OPEN_STATUSES)
         .order_by()
-        .update(score=score_expression(model.weights), scoring_model=model, updated_at=timezone.now())
+        .update(score=score_expression(model.weights, model.method), scoring_model=model, updated_at=timezone.now())
     )
 
 
@@ -181,7 +184,8 @@ def _validate(candidate: Candidate, data_fields: list[DataField] | None) -> None
 def _rescore_one(candidate: Candidate, by: User | None) -> None:
     if all(candidate.factors.values()):
         model = _scoring_model_for_write(by)
-        candidate.score = compute_score(candidate.factors, model.weights).total.quantize(Decimal("0.01"))
+        score = compute_score(candidate.factors, model.weights, method=model.method)
+        candidate.score = score.total.quantize(Decimal("0.01"))
         candidate.scoring_model = model
     else:
         candidate.score = None
@@ -309,7 +313,8 @@ def candidate_reopen(*, candidate: Candidate, by: User, reason: str) -> Candidat
 
 # --- Promotion --------------------------------------------------------------------------------
 def promotion_refusals(candidate: Candidate, by: User) -> list[str]:
-    """Why this person may not promote this candidate now (empty: they may)."""
+    """Why this person may not promote this candidate now (empty: they may, though a raised
+    defer or avoid flag still needs an override reason: `promotion_flags`)."""
     reasons = []
     if not can_govern(by):
         reasons.append("Only RevOps admins promote candidates.")
@@ -322,6 +327,29 @@ def promotion_refusals(candidate: Candidate, by: User) -> list[str]:
     return reasons
 
 
+def promotion_flags(candidate: Candidate) -> list[RaisedFlag]:
+    """The guide's flags that stop a promotion unless it is overridden with a reason."""
+    return candidate.flags
+
+
+OVERRIDE_REASON_MAX = 500
+
+
+def _check_override(flags: list[RaisedFlag], override_reason: str) -> str:
+    reason = (override_reason or "").strip()
+    if flags and not reason:
+        names = " and ".join(f"“{f.flag.label.lower()}” ({f.rule})" for f in flags)
+        raise ValidationError(
+            {
+                "override_reason": f"The guide says {names}: promote it only with an override reason, "
+                "kept with your name on the candidate."
+            }
+        )
+    if len(reason) > OVERRIDE_REASON_MAX:
+        raise ValidationError({"override_reason": f"Say it in at most {OVERRIDE_REASON_MAX} characters."})
+    return reason
+
+
 def _unique_key(title: str) -> str:
     base = slugify(title)[:90].strip("-") or "automation"
     key, n = base, 2
@@ -331,9 +359,13 @@ def _unique_key(title: str) -> str:
 
 
 @transaction.atomic
-def candidate_promote(*, candidate: Candidate, by: User) -> Automation:
+def candidate_promote(*, candidate: Candidate, by: User, override_reason: str = "") -> Automation:
     """Create the registry automation (status proposed) from a ready candidate, link both ways
-    and open its draft approval packet. Once only: promoting again returns the same automation."""
+    and open its draft approval packet. Once only: promoting again returns the same automation.
+
+    A candidate flagged defer or avoid (the guide: "defer high-risk workflows when data readiness
+    is weak", "avoid low-volume automations unless the risk is material") is promoted only with
+    an `override_reason`; the override (who, when, why, which flags) is its own row."""
     candidate = Candidate.objects.select_for_update().prefetch_related("data_fields").get(pk=candidate.pk)
     if candidate.automation_id is not None:
         return candidate.automation
@@ -341,6 +373,8 @@ def candidate_promote(*, candidate: Candidate, by: User) -> Automation:
     if refusals:
         error = Forbidden if not can_govern(by) else ApplicationError
         raise error("This candidate cannot be promoted: " + " ".join(refusals), {"reasons": refusals})
+    flags = promotion_flags(candidate)
+    override_reason = _check_override(flags, override_reason)
     note = f"Promoted from backlog candidate #{candidate.pk} “{candidate.title}”"
     automation = registry_services.automation_create(
         by=by,
@@ -364,6 +398,16 @@ def candidate_promote(*, candidate: Candidate, by: User) -> Automation:
     candidate.status = CandidateStatus.PROMOTED
     candidate.promoted_at = timezone.now()
     candidate.promoted_by = by
-    _save(candidate, by=by, reason=f"Promoted to the registry as {automation.key}", data_fields=None)
+    history_reason = f"Promoted to the registry as {automation.key}"
+    if flags:
+        PromotionOverride.objects.create(
+            candidate=candidate,
+            flags=[f.flag.value for f in flags],
+            rules=[f.rule for f in flags],
+            reason=override_reason,
+            created_by=by,
+        )
+        history_reason += f", overriding {', '.join(f.flag.label.lower() for f in flags)}: {override_reason}"
+    _save(candidate, by=by, reason=history_reason, data_fields=None)
     approvals_services.packet_create_draft(automation=automation, by=by)
     return automation

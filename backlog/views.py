@@ -14,9 +14,9 @@ from revops_gov.roles import RoleRequiredMixin, can_govern
 
 from . import selectors, services
 from .filters import CandidateFilter
-from .forms import CandidateRequestForm, CandidateTriageForm, ReasonForm, ScoringModelForm
+from .forms import CandidateRequestForm, CandidateTriageForm, PromoteForm, ReasonForm, ScoringModelForm
 from .models import Candidate, ScoringModel
-from .rules import FACTORS
+from .rules import FACTORS, HIGH_RISK, LOW_VOLUME, WEAK_DATA, material_risk_threshold
 
 
 def _candidate_or_404(pk: int) -> Candidate:
@@ -142,25 +142,39 @@ class RequestView(RoleRequiredMixin, View):
         return render(request, "backlog/request_form.html", {"form": form}, status=400)
 
 
+def _detail(request, candidate: Candidate, *, promote_form=None, status=200):
+    current = services.scoring_model_current()
+    score = candidate.score_breakdown
+    # An older version's score stays; the current version's arithmetic is shown beside it.
+    current_score = (
+        candidate.score_with(current)
+        if current is not None and score.total is not None and score.version != current.version
+        else None
+    )
+    return render(
+        request,
+        "backlog/candidate_detail.html",
+        {
+            "candidate": candidate,
+            "derivation": candidate.derivation,
+            "score": score,
+            "current_score": current_score,
+            "flags": candidate.flags,
+            "refusals": services.promotion_refusals(candidate, request.user),
+            "promote_form": promote_form or PromoteForm(),
+            "reason_form": ReasonForm(),
+            "versions": history_versions(candidate, limit=30),
+            "current_model": current,
+        },
+        status=status,
+    )
+
+
 class DetailView(RoleRequiredMixin, View):
     required = "read"
 
     def get(self, request, pk):
-        candidate = _candidate_or_404(pk)
-        return render(
-            request,
-            "backlog/candidate_detail.html",
-            {
-                "candidate": candidate,
-                "derivation": candidate.derivation,
-                "score": candidate.score_breakdown,
-                "flags": candidate.flags,
-                "refusals": services.promotion_refusals(candidate, request.user),
-                "reason_form": ReasonForm(),
-                "versions": history_versions(candidate, limit=30),
-                "current_model": services.scoring_model_current(),
-            },
-        )
+        return _detail(request, _candidate_or_404(pk))
 
 
 class TriageView(RoleRequiredMixin, View):
@@ -205,8 +219,16 @@ class PromoteView(RoleRequiredMixin, View):
 
     def post(self, request, pk):
         candidate = _candidate_or_404(pk)
+        form = PromoteForm(request.POST)
+        if not form.is_valid():
+            return _detail(request, candidate, promote_form=form, status=400)
         try:
-            automation = services.candidate_promote(candidate=candidate, by=request.user)
+            automation = services.candidate_promote(
+                candidate=candidate, by=request.user, override_reason=form.cleaned_data["override_reason"]
+            )
+        except ValidationError as exc:
+            form.add_service_error(exc)
+            return _detail(request, candidate, promote_form=form, status=400)
         except ApplicationError as exc:
             for reason in exc.extra.get("reasons", [exc.message]):
                 messages.error(request, reason)
@@ -259,6 +281,10 @@ class ScoringView(RoleRequiredMixin, View):
                 "versions": ScoringModel.objects.select_related("created_by").order_by("-version")[:20],
                 "form": form or (ScoringModelForm(current=current) if can_govern(request.user) else None),
                 "factors": FACTORS,
+                "high_risk": HIGH_RISK,
+                "weak_data": WEAK_DATA,
+                "low_volume": LOW_VOLUME,
+                "material": material_risk_threshold(),
             },
             status=status,
         )

@@ -492,8 +492,6 @@ REVOPS |= {
     # this many shadow decisions of the current version (low tier may skip shadow).
     "SHADOW_AGREEMENT_BAR": env.float("REVOPS_SHADOW_AGREEMENT_BAR", default=0.95),
     "SHADOW_MIN_DECISIONS": env.int("REVOPS_SHADOW_MIN_DECISIONS", default=30),
-    # Low tier only: may the submitter or the rule owner approve their own packet?
-    "LOW_TIER_SELF_APPROVAL": env.bool("REVOPS_LOW_TIER_SELF_APPROVAL", default=False),
     # How long a permit answer is cached; any change to the automation invalidates it at once.
     "PERMIT_CACHE_SECONDS": env.int("REVOPS_PERMIT_CACHE_SECONDS", default=60),
 }

@@ -26,7 +26,10 @@ RULES = {
     "approvals:packet-review": ("post", POST_DECIDE),
     "approvals:readiness": ("get", PAGE_READ),
     "approvals:readiness-tick": ("post", POST_GOVERN),
-    "approvals:testcase-save": ("post", POST_GOVERN),
+    # Empty posts: the page comes back with the form's errors (400) for admins, never a 500.
+    "approvals:testcase-save": ("post", {**POST_GOVERN, "admin": 400}),
+    "approvals:testcase-edit": ("post", {**POST_GOVERN, "admin": 400}),
+    "approvals:testcase-run": ("post", {**POST_GOVERN, "admin": 400}),
     "api:automation-permit": ("get", API_SCOPED),
     "api:automation-transition": ("get", NOT_ALLOWED_GOVERN),
     "api:automation-shadow-observations": ("get", NOT_ALLOWED_WRITE),
@@ -61,10 +64,11 @@ API_WRITES = {
 
 def world_kwargs(world) -> dict:
     """URL arguments for this app's routes, from the shared world (tests/revops_gov/test_authz.py)."""
-    from approvals.services import packet_create_draft
+    from approvals.services import packet_create_draft, test_case_save
 
     automation = world["automation"]
     packet = packet_create_draft(automation=automation, by=world["admin"])
+    case = test_case_save(automation=automation, by=world["admin"], kind="common", description="d", expected="e")
     key = {"key": automation.key}
     return {
         "approvals:transition": key,
@@ -75,6 +79,8 @@ def world_kwargs(world) -> dict:
         "approvals:readiness": key,
         "approvals:readiness-tick": key,
         "approvals:testcase-save": key,
+        "approvals:testcase-edit": {**key, "case": case.pk},
+        "approvals:testcase-run": {**key, "case": case.pk},
         "api:automation-permit": key,
         "api:automation-transition": key,
         "api:automation-shadow-observations": key,

@@ -2,7 +2,6 @@
 
 import pytest
 from django.core.exceptions import ValidationError
-from django.test import override_settings
 
 from approvals import selectors, services
 from approvals.choices import PacketState
@@ -71,7 +70,7 @@ def test_medium_tier_needs_a_manager(admin, managers):
     other_admin = UserFactory(role=Role.ADMIN)
     packet = submitted(AutomationFactory(status="in_design", assigns_ownership=True), admin)
     assert packet.automation.risk_tier == "medium"
-    with pytest.raises(Forbidden, match="approved by a manager"):
+    with pytest.raises(Forbidden, match="medium-tier packet needs a manager among its approvers"):
         services.packet_review(packet=packet, by=other_admin, verdict="approve")
     services.packet_review(packet=packet, by=managers[0], verdict="approve")
 
@@ -88,12 +87,12 @@ def test_rule_owner_cannot_approve(admin, managers):
         services.packet_review(packet=packet, by=managers[0], verdict="approve")
 
 
-@override_settings(REVOPS={**__import__("django.conf").conf.settings.REVOPS, "LOW_TIER_SELF_APPROVAL": True})
-def test_self_approval_can_be_allowed_for_low_tier_only(managers):
+def test_self_approval_is_never_allowed_not_even_for_low_tier(managers):
     low = AutomationFactory(status="in_design", rule_owner=managers[0])
-    services.packet_review(packet=submitted(low, managers[0]), by=managers[0], verdict="approve")
+    with pytest.raises(Forbidden, match="You submitted this packet"):
+        services.packet_review(packet=submitted(low, managers[0]), by=managers[0], verdict="approve")
     high = AutomationFactory(status="in_design", rule_owner=managers[0], merges_records=True)
-    with pytest.raises(Forbidden):
+    with pytest.raises(Forbidden, match="You own the rule"):
         services.packet_review(packet=submitted(high, managers[1]), by=managers[0], verdict="approve")
 
 
@@ -199,12 +198,12 @@ def test_computed_items_cannot_be_ticked(admin):
     assert "item" in error.value.message_dict
 
 
-def test_a_test_case_result_needs_the_actual_result(admin):
+def test_a_test_run_needs_the_actual_result(admin):
+    case = services.test_case_save(automation=AutomationFactory(), by=admin, kind="edge", description="d", expected="e")
     with pytest.raises(ValidationError) as error:
-        services.test_case_save(
-            automation=AutomationFactory(), by=admin, kind="edge", description="d", expected="e", passed=True
-        )
+        services.test_case_run(case=case, by=admin, passed=True, actual="  ")
     assert "actual" in error.value.message_dict
+    assert not case.runs.exists()
 
 
 def test_shadow_observations_are_idempotent_on_event_id(admin):

@@ -63,7 +63,7 @@ def test_packet_page_shows_diff_card_and_records_reviews(login, admin):
     first, second = UserFactory(role=Role.MANAGER), UserFactory(role=Role.MANAGER)
     page = login(first).get(packet.get_absolute_url()).content.decode()
     assert "New automation: nothing approved before" in page and "Keep one account" in page
-    assert "Needs 2 approvals" in page
+    assert "needs 2 approvers incl. a manager — has: 0" in page
     url = reverse("approvals:packet-review", args=[automation.key, packet.number])
     login(first).post(url, {"verdict": "approve", "comment": "Clear"})
     login(second).post(url, {"verdict": "approve"})
@@ -93,18 +93,13 @@ def test_readiness_page_ticks_and_test_cases(login, admin):
     assert ReadinessTick.objects.get().note == "Lead history"
     client.post(
         reverse("approvals:testcase-save", args=[automation.key]),
-        {
-            "kind": "edge",
-            "description": "Lead with no country",
-            "expected": "RevOps queue",
-            "actual": "RevOps queue",
-            "passed": "true",
-        },
+        {"kind": "edge", "description": "Lead with no country", "expected": "RevOps queue"},
     )
     case = TestCase.objects.get()
-    assert (case.kind, case.passed) == ("edge", True)
-    bad = client.post(reverse("approvals:testcase-save", args=[automation.key]), {"kind": "nope"}, follow=True)
-    assert "Fill in the case" in bad.content.decode()
+    assert (case.kind, case.description) == ("edge", "Lead with no country")
+    bad = client.post(reverse("approvals:testcase-save", args=[automation.key]), {"kind": "nope"})
+    assert bad.status_code == 400
+    assert "Nothing was saved" in bad.content.decode() and "Describe the situation tested." in bad.content.decode()
 
 
 def _waiting_queries(client, n, admin):

@@ -58,11 +58,11 @@ def test_the_api_shows_the_score_arithmetic_and_flags(api, admin):
     api.force_login(admin)
     body = api.get(f"{LIST}{candidate.pk}/").json()
     arithmetic = body["arithmetic"]
-    assert arithmetic["scoring_model_version"] == 1
+    assert arithmetic["scoring_model_version"] == 1 and arithmetic["method"] == "guide"
     volume = arithmetic["contributions"][0]
     assert volume == {"factor": "volume", "label": "Volume", "value": 1, "weight": "3.00", "contribution": "3.00"}
     risk = arithmetic["contributions"][1]
-    assert risk["weight"] == "-1.00" and risk["contribution"] == "-2.00"
+    assert risk["weight"] == "3.00" and risk["contribution"] == "6.00"  # issue 15 §5: risk raises the score
     assert sum(Decimal(c["contribution"]) for c in arithmetic["contributions"]) == Decimal(body["score"])
     assert arithmetic["total"] == body["score"]
     assert [f["flag"] for f in body["flags"]] == ["avoid"]
@@ -211,3 +211,39 @@ def test_the_list_needs_the_same_queries_for_10_or_500_candidates(api, admin):
     few = _list_queries(api)
     add(490)
     assert _list_queries(api) == few
+
+
+def test_promoting_a_flagged_candidate_needs_an_override_reason_which_the_api_shows(api, admin):
+    """Issue 15 §5: the same check as the service, with an admin token."""
+    candidate = scored(admin, factor_risk=5, factor_data_readiness=1)
+    api.as_token(personal_token(admin))
+    refused = api.post(f"{LIST}{candidate.pk}/promote/", {}, format="json")
+    assert refused.status_code == 400
+    assert "“defer”" in refused.json()["fields"]["override_reason"][0]
+    too_long = api.post(f"{LIST}{candidate.pk}/promote/", {"override_reason": "x" * 501}, format="json")
+    assert too_long.status_code == 400 and "override_reason" in too_long.json()["fields"]
+    not_text = api.post(f"{LIST}{candidate.pk}/promote/", {"override_reason": {"a": 1}}, format="json")
+    assert not_text.status_code == 400 and "override_reason" in not_text.json()["fields"]
+    assert not Automation.objects.exists()
+    assert api.get(f"{LIST}{candidate.pk}/").json()["promotion_override"] is None
+
+    response = api.post(
+        f"{LIST}{candidate.pk}/promote/", {"override_reason": "The data fix ships with it."}, format="json"
+    )
+    assert response.status_code == 201, response.json()
+    override = api.get(f"{LIST}{candidate.pk}/").json()["promotion_override"]
+    assert override["flags"] == ["defer"] and override["rules"] == ["risk ≥ 4 and data readiness ≤ 2"]
+    assert override["reason"] == "The data fix ships with it." and override["by"] == admin.username
+    assert override["at"]
+
+
+def test_an_unflagged_candidate_promotes_through_the_api_without_a_reason(api, admin_token, admin):
+    candidate = scored(admin)
+    api.as_token(admin_token)
+    assert api.post(f"{LIST}{candidate.pk}/promote/").status_code == 201
+    assert api.get(f"{LIST}{candidate.pk}/").json()["promotion_override"] is None
+
+
+def test_scoring_models_name_their_method(api, admin):
+    api.force_login(admin)
+    assert [m["method"] for m in api.get("/api/v1/scoring-models/").json()["results"]] == ["guide"]

@@ -7,20 +7,25 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from backlog.choices import Group
+from backlog.choices import Group, ScoringMethod
 from backlog.models import Candidate
 from backlog.rules import (
     DEFAULT_WEIGHTS,
     FACTOR_NAMES,
-    FACTORS,
+    HIGH_RISK,
     JUDGMENT_FLAG_FIELDS,
     JUDGMENT_FLAGS,
+    LOW_VOLUME,
     QUESTION_FIELDS,
+    WEAK_DATA,
     compute_score,
     derive_flags,
     derive_group,
     flag_q,
     group_expression,
+    is_avoided,
+    is_deferred,
+    material_risk_threshold,
     score_expression,
 )
 from tests.backlog.factories import CandidateFactory
@@ -159,6 +164,37 @@ def test_defer_and_avoid_flags_follow_the_guide(factors, risk_reduction, expecte
         assert flag.rule and flag.reason
 
 
+maybe_factor = st.one_of(st.none(), st.integers(min_value=1, max_value=5))
+
+
+@given(
+    volume=maybe_factor,
+    risk=maybe_factor,
+    readiness=maybe_factor,
+    risk_reduction=st.integers(min_value=0, max_value=200_000),
+)
+def test_defer_and_avoid_are_raised_exactly_as_the_guide_says(volume, risk, readiness, risk_reduction):
+    """ "Defer high-risk workflows when data readiness is weak"; "avoid low-volume automations
+    unless the risk is material" (risk reduction at or above the material threshold)."""
+    factors = {"volume": volume, "risk": risk, "data_readiness": readiness}
+    raised = {f.flag.value for f in derive_flags(factors=factors, risk_reduction=Decimal(risk_reduction))}
+    high_risk = risk is not None and risk >= HIGH_RISK
+    weak_data = readiness is not None and readiness <= WEAK_DATA
+    low_volume = volume is not None and volume <= LOW_VOLUME
+    material = Decimal(risk_reduction) >= material_risk_threshold()
+    assert ("defer" in raised) == (high_risk and weak_data)
+    assert ("avoid" in raised) == (low_volume and not material)
+    assert is_deferred(risk=risk, data_readiness=readiness) == (high_risk and weak_data)
+    assert is_avoided(volume=volume, risk_reduction=Decimal(risk_reduction), threshold=material_risk_threshold()) == (
+        low_volume and not material
+    )
+
+
+def test_the_flag_thresholds_are_the_guides_words_in_numbers():
+    assert (HIGH_RISK, WEAK_DATA, LOW_VOLUME) == (4, 2, 2)
+    assert material_risk_threshold() == Decimal("50000")
+
+
 @pytest.mark.django_db
 def test_flag_filters_agree_with_the_flags():
     candidates = [
@@ -172,23 +208,35 @@ def test_flag_filters_agree_with_the_flags():
 
 
 # --- Score -----------------------------------------------------------------------------------
-def test_the_score_shows_its_arithmetic():
-    factors = {"volume": 5, "risk": 2, "rule_clarity": 4, "data_readiness": 3, "exception_clarity": 1}
-    factors |= {"user_impact": 2, "maintenance_cost": 3}
-    weights = {name: Decimal("1") for name in FACTOR_NAMES} | {"volume": Decimal("3"), "risk": Decimal("2")}
-    score = compute_score(factors, weights, version=7)
+FACTORS_7 = {"volume": 5, "risk": 2, "rule_clarity": 4, "data_readiness": 3, "exception_clarity": 1}
+FACTORS_7 |= {"user_impact": 2, "maintenance_cost": 3}
+WEIGHTS_7 = {name: Decimal("1") for name in FACTOR_NAMES} | {"volume": Decimal("3"), "risk": Decimal("2")}
+
+
+def test_the_score_shows_its_arithmetic_and_every_factor_raises_it():
+    score = compute_score(FACTORS_7, WEIGHTS_7, version=7)
     assert [(c.factor.name, c.value, c.weight, c.points) for c in score.contributions] == [
         ("volume", 5, Decimal("3"), Decimal("15")),
-        ("risk", 2, Decimal("-2"), Decimal("-4")),
+        ("risk", 2, Decimal("2"), Decimal("4")),
         ("rule_clarity", 4, Decimal("1"), Decimal("4")),
         ("data_readiness", 3, Decimal("1"), Decimal("3")),
         ("exception_clarity", 1, Decimal("1"), Decimal("1")),
         ("user_impact", 2, Decimal("1"), Decimal("2")),
-        ("maintenance_cost", 3, Decimal("-1"), Decimal("-3")),
+        ("maintenance_cost", 3, Decimal("1"), Decimal("3")),
+    ]
+    assert score.total == Decimal("32")
+    assert score.arithmetic == "(5 × +3) + (2 × +2) + (4 × +1) + (3 × +1) + (1 × +1) + (2 × +1) + (3 × +1) = 32"
+    assert score.version == 7 and score.method == "guide"
+
+
+def test_a_version_before_issue_15_keeps_its_arithmetic_with_risk_and_cost_against():
+    score = compute_score(FACTORS_7, WEIGHTS_7, version=1, method=ScoringMethod.RISK_AGAINST)
+    assert [c.weight for c in score.contributions if c.factor.name in ("risk", "maintenance_cost")] == [
+        Decimal("-2"),
+        Decimal("-1"),
     ]
     assert score.total == Decimal("18")
     assert score.arithmetic == "(5 × +3) + (2 × -2) + (4 × +1) + (3 × +1) + (1 × +1) + (2 × +1) + (3 × -1) = 18"
-    assert score.version == 7
 
 
 def test_no_score_until_all_seven_factors_are_scored():
@@ -205,16 +253,35 @@ weights = st.fixed_dictionaries(
 )
 
 
-@given(factors=factor_values, weights=weights, factor=st.sampled_from(FACTORS))
-def test_score_is_monotonic_in_positive_factors_and_anti_monotonic_in_risk_and_cost(factors, weights, factor):
-    if factors[factor.name] == 5:
+@given(
+    factors=factor_values,
+    weights=weights,
+    factor=st.sampled_from(FACTOR_NAMES),
+    by=st.integers(min_value=1, max_value=4),
+)
+def test_raising_any_factor_never_lowers_the_score(factors, weights, factor, by):
+    """The guide's table: a high score on every factor (risk and maintenance included) means
+    higher priority, so raising volume, risk, clarity or maintenance never lowers the score."""
+    raised = min(factors[factor] + by, 5)
+    before = compute_score(factors, weights).total
+    after = compute_score({**factors, factor: raised}, weights).total
+    assert after >= before
+
+
+@given(factors=factor_values, weights=weights)
+def test_raising_risk_with_a_positive_weight_raises_the_score(factors, weights):
+    if factors["risk"] == 5 or weights["risk"] == 0:
         return
     before = compute_score(factors, weights).total
-    after = compute_score({**factors, factor.name: factors[factor.name] + 1}, weights).total
-    if factor.against:
-        assert after <= before
-    else:
-        assert after >= before
+    assert compute_score({**factors, "risk": factors["risk"] + 1}, weights).total > before
+
+
+@given(factors=factor_values)
+def test_the_default_weights_rank_high_volume_high_risk_clear_rule_first(factors):
+    """ "Prioritize high-volume, high-risk, clear-rule workflows first": with the same other
+    factors, a 5/5/5 on those three outscores any other combination of them."""
+    top = compute_score({**factors, "volume": 5, "risk": 5, "rule_clarity": 5}, DEFAULT_WEIGHTS).total
+    assert top >= compute_score(factors, DEFAULT_WEIGHTS).total
 
 
 @given(factors=factor_values, weights=weights)
@@ -225,14 +292,15 @@ def test_the_contributions_sum_to_the_score(factors, weights):
 
 
 @pytest.mark.django_db
-def test_the_sql_score_equals_the_python_score():
+@pytest.mark.parametrize("method", list(ScoringMethod))
+def test_the_sql_score_equals_the_python_score(method):
     weights = {name: Decimal("1.25") for name in FACTOR_NAMES} | {"risk": Decimal("2.5")}
     candidates = [
         CandidateFactory(**{f"factor_{n}": (i + j) % 5 + 1 for j, n in enumerate(FACTOR_NAMES)}) for i in range(5)
     ]
-    rows = dict(Candidate.objects.annotate(s=score_expression(weights)).values_list("pk", "s"))
+    rows = dict(Candidate.objects.annotate(s=score_expression(weights, method)).values_list("pk", "s"))
     for c in candidates:
-        assert Decimal(rows[c.pk]).quantize(Decimal("0.01")) == compute_score(c.factors, weights).total
+        assert Decimal(rows[c.pk]).quantize(Decimal("0.01")) == compute_score(c.factors, weights, method=method).total
 
 
 @pytest.mark.django_db

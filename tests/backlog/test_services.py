@@ -1,15 +1,17 @@
 """The backlog's writes: intake, triage, scoring-model versions and re-scoring, promotion."""
 
+import importlib
 from decimal import Decimal
 
 import pytest
 import time_machine
+from django.apps import apps as django_apps
 from django.core.exceptions import ValidationError
 
 from approvals.choices import PacketState
 from approvals.models import ApprovalPacket
 from backlog import services
-from backlog.models import Candidate, ScoringModel
+from backlog.models import Candidate, PromotionOverride, ScoringModel
 from backlog.rules import DEFAULT_WEIGHTS, FACTOR_NAMES, compute_score
 from registry.models import Automation
 from revops_gov.errors import ApplicationError, Forbidden
@@ -256,3 +258,104 @@ def test_promotion_opens_one_draft_approval_packet(admin):
     services.candidate_promote(candidate=candidate, by=admin)
     packets = list(ApprovalPacket.objects.filter(automation=automation))
     assert [(packet.state, packet.number, packet.created_by) for packet in packets] == [(PacketState.DRAFT, 1, admin)]
+
+
+# --- Defer / avoid stop a promotion unless overridden (issue 15 §5) -----------------------------
+DEFERRED = {"factor_risk": 5, "factor_data_readiness": 2}  # high risk, weak data
+AVOIDED = {"factor_volume": 1}  # low volume, no material risk reduction
+
+
+@pytest.mark.parametrize(("factors", "flag"), [(DEFERRED, "defer"), (AVOIDED, "avoid")])
+def test_promoting_a_flagged_candidate_without_an_override_reason_is_refused(admin, factors, flag):
+    candidate = triage(CandidateFactory(), admin, **factors)
+    assert [f.flag.value for f in candidate.flags] == [flag]
+    for reason in ("", "   "):
+        with pytest.raises(ValidationError) as error:
+            services.candidate_promote(candidate=candidate, by=admin, override_reason=reason)
+        assert f"“{flag}”" in error.value.message_dict["override_reason"][0]
+    assert not Automation.objects.exists()
+    assert Candidate.objects.get(pk=candidate.pk).status == "triaged"
+    assert not PromotionOverride.objects.exists()
+
+
+def test_promoting_a_flagged_candidate_with_a_reason_records_the_override(admin):
+    candidate = triage(CandidateFactory(), admin, **DEFERRED, **AVOIDED)
+    with time_machine.travel("2026-12-08 09:30Z", tick=False):
+        automation = services.candidate_promote(
+            candidate=candidate, by=admin, override_reason="  Finance asked for it before the audit.  "
+        )
+    override = PromotionOverride.objects.get()
+    assert override.candidate_id == candidate.pk and override.created_by == admin
+    assert override.flags == ["defer", "avoid"]
+    assert override.rules[0] == "risk ≥ 4 and data readiness ≤ 2"
+    assert override.reason == "Finance asked for it before the audit."
+    assert override.created_at.isoformat() == "2026-12-08T09:30:00+00:00"
+    candidate = Candidate.objects.get(pk=candidate.pk)
+    assert candidate.automation == automation and candidate.override == override
+    assert candidate.history.latest().history_change_reason.endswith(
+        "overriding defer, avoid: Finance asked for it before the audit."
+    )
+
+
+def test_an_override_reason_over_500_characters_is_refused_naming_the_field(admin):
+    candidate = triage(CandidateFactory(), admin, **AVOIDED)
+    with pytest.raises(ValidationError) as error:
+        services.candidate_promote(candidate=candidate, by=admin, override_reason="x" * 501)
+    assert "override_reason" in error.value.message_dict
+
+
+def test_an_unflagged_candidate_needs_no_override_and_records_none(admin):
+    candidate = triage(CandidateFactory(), admin)
+    assert candidate.flags == []
+    services.candidate_promote(candidate=candidate, by=admin, override_reason="not needed")
+    assert not PromotionOverride.objects.exists()
+    assert Candidate.objects.get(pk=candidate.pk).override is None
+
+
+def test_a_not_ready_candidate_is_refused_even_with_an_override_reason(admin):
+    candidate = triage(CandidateFactory(), admin, rule_clear="partly", **AVOIDED)
+    with pytest.raises(ApplicationError):
+        services.candidate_promote(candidate=candidate, by=admin, override_reason="Because")
+    assert not PromotionOverride.objects.exists()
+
+
+# --- The guide's scoring model version (issue 15 §5) -----------------------------------------
+def test_the_guides_version_exists_after_migrate_and_new_scores_use_it(admin):
+    current = services.scoring_model_current()
+    assert current.method == "guide" and "Issue 15 §5" in current.reason
+    assert current.weights == DEFAULT_WEIGHTS
+    candidate = triage(CandidateFactory(), admin)
+    assert candidate.scoring_model == current
+    assert candidate.score == compute_score(candidate.factors, DEFAULT_WEIGHTS).total
+    assert all(c.weight > 0 for c in candidate.score_breakdown.contributions)
+
+
+def test_old_scores_stay_under_their_version_when_the_guides_version_is_published(admin):
+    """The data migration on a database scored before issue 15 §5: the old version and its
+    scores stay, the new version is next, and the old arithmetic still explains the old score."""
+    publish = importlib.import_module("backlog.migrations.0003_publish_the_guides_scoring_model").publish
+    Candidate.objects.update(scoring_model=None)
+    ScoringModel.objects.all().delete()
+    old_weights = {**DEFAULT_WEIGHTS, "risk": Decimal("1"), "rule_clarity": Decimal("2")}
+    old = ScoringModel.objects.create(
+        version=1, method="risk_against", reason="Before", **{f"weight_{n}": w for n, w in old_weights.items()}
+    )
+    factors = {f"factor_{n}": v for n, v in zip(FACTOR_NAMES, (5, 4, 5, 4, 4, 4, 2), strict=True)}
+    old_score = compute_score(
+        {n.removeprefix("factor_"): v for n, v in factors.items()}, old_weights, method="risk_against"
+    ).total
+    scored_before = CandidateFactory(ready=True, **factors, score=old_score, scoring_model=old)
+
+    publish(django_apps, None)
+    publish(django_apps, None)  # once only
+
+    assert list(ScoringModel.objects.values_list("version", "method")) == [(2, "guide"), (1, "risk_against")]
+    kept = Candidate.objects.get(pk=scored_before.pk)
+    assert kept.scoring_model == old and kept.score == old_score
+    breakdown = kept.score_breakdown
+    assert breakdown.version == 1 and breakdown.total == old_score == Decimal("41")
+    assert [c.weight for c in breakdown.contributions][1] == Decimal("-1")
+    assert kept.score_with(services.scoring_model_current()).total == Decimal("66")
+
+    rescored = triage(CandidateFactory(), admin)
+    assert rescored.scoring_model.version == 2 and rescored.score_breakdown.method == "guide"

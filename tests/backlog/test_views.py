@@ -10,6 +10,7 @@ from django.urls import reverse
 
 from backlog import services
 from backlog.models import Candidate, ScoringModel
+from backlog.rules import DEFAULT_WEIGHTS
 from registry.models import Automation
 from tests.backlog.factories import READY, CandidateFactory
 from tests.factories import UserFactory
@@ -236,3 +237,41 @@ def test_admins_publish_weights_and_everyone_reads_them(login, admin, viewer):
     assert "less than or equal to 10" in bad.content.decode()
     page = login(viewer).get(reverse("backlog:scoring")).content.decode()
     assert "Volume first this quarter" in page and "Publish new weights" not in page
+
+
+def test_promoting_a_flagged_candidate_from_the_page_needs_an_override_reason(login, admin):
+    """Issue 15 §5: the page asks for the reason, refuses without it (naming the field), and shows
+    the recorded override after."""
+    candidate = scored(admin, factor_volume=1)
+    client = login(admin)
+    page = client.get(candidate.get_absolute_url()).content.decode()
+    assert "Promote despite the flag" in page and 'name="override_reason"' in page
+    url = reverse("backlog:candidate-promote", args=[candidate.pk])
+    refused = client.post(url, {"override_reason": "  "})
+    assert refused.status_code == 400
+    assert "promote it only with an override reason" in refused.content.decode()
+    assert 'id="id_override_reason"' in refused.content.decode()
+    assert client.post(url, {"override_reason": "x" * 501}).status_code == 400
+    assert not Automation.objects.exists()
+
+    response = client.post(url, {"override_reason": "Audit finding: the VP needs it logged."})
+    assert response.status_code == 302 and response.url == Automation.objects.get().get_absolute_url()
+    page = client.get(candidate.get_absolute_url()).content.decode()
+    assert "Promoted despite “avoid”" in page
+    assert "Audit finding: the VP needs it logged." in page and "Alice Admin" in page
+
+
+def test_the_page_shows_the_scale_and_the_current_arithmetic_beside_an_old_score(login, admin):
+    candidate = scored(admin)
+    ScoringModel.objects.filter(pk=candidate.scoring_model_id).update(method="risk_against")
+    services.candidate_decline(candidate=candidate, by=admin, reason="Not now")  # closed: keeps its score
+    services.scoring_model_publish(by=admin, reason="Risk first", weights={**DEFAULT_WEIGHTS, "risk": 5})
+    candidate = Candidate.objects.get(pk=candidate.pk)
+    assert candidate.scoring_model.version == 1
+    client = login(admin)
+    page = client.get(candidate.get_absolute_url()).content.decode()
+    assert "counted risk and maintenance cost against" in page
+    assert 'data-testid="current-arithmetic"' in page and "Under the current version v2" in page
+    assert candidate.score_with(ScoringModel.objects.first()).arithmetic in page
+    triage = client.get(reverse("backlog:candidate-triage", args=[CandidateFactory().pk])).content.decode()
+    assert "5 = easy to support" in triage

@@ -89,3 +89,42 @@ def test_the_lifecycle_panel_works_at_phone_width(phone_page, admin):
     width = phone_page.evaluate("document.documentElement.scrollWidth")
     assert width <= 390 + 1
     _no_serious_violations(phone_page)
+
+
+def test_a_failed_test_case_is_re_run_from_the_readiness_page(page, admin):
+    """Issue 15 §6: the case row's "Record a run" form, and the run history it shows."""
+    from tests.approvals.factories import TestCaseFactory
+
+    automation = AutomationFactory(key="rerun-one", name="Rerun one", status="approved")
+    TestCaseFactory(automation=automation, kind="edge", recorded_by=admin, passed=False)
+    log_in(page, admin, PASSWORD)
+    page.goto("/automations/rerun-one/readiness/")
+    assert "failed at v1" in page.content()
+    page.get_by_text("Edit or record a run").click()
+    _no_serious_violations(page)
+    page.get_by_role("radio", name="Passed").check()
+    page.get_by_role("button", name="Record the run").click()
+    assert "Write the actual result" in page.content()  # the form comes back with its error
+    page.get_by_role("radio", name="Passed").check()
+    page.get_by_label("Actual result").fill("Went to the RevOps queue")
+    page.get_by_role("button", name="Record the run").click()
+    assert "Run recorded: passed at version 1." in page.content()
+    assert "passed at v1" in page.content() and "Went to the RevOps queue" in page.content()
+    _no_serious_violations(page)
+
+
+def test_the_packet_page_shows_the_diff_against_the_previous_version(page, admin):
+    """Issue 15 §6: a re-draft after a registry rule change, and its diff on the packet page."""
+    from registry import services as registry_services
+
+    automation = AutomationFactory(key="diff-one", name="Diff one", status="approved", rule="Territory owner wins")
+    PacketFactory(automation=automation, number=1, state="approved", automation_version=1, rollback_runner=admin)
+    registry_services.automation_update(
+        automation=automation, by=admin, reason="Named accounts first", rule="Named account owner wins"
+    )
+    draft = services.packet_create_draft(automation=Automation.objects.get(pk=automation.pk), by=admin)
+    log_in(page, admin, PASSWORD)
+    page.goto(draft.get_absolute_url())
+    assert page.get_by_role("heading", name=re.compile("Changes against the previous version v1")).is_visible()
+    assert page.locator(".packet-version-diff ins").first.inner_text() == "Named account"
+    _no_serious_violations(page)

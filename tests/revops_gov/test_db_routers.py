@@ -31,6 +31,12 @@ def replica(transactional_db):
     connections.close_all()
     with psycopg.connect(dbname="postgres", autocommit=True, **_postgres_params()) as admin:
         admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        # A template may have no other session: connections another thread of this process left
+        # open (a live server's, an earlier test's) are closed first.
+        admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+            (source,),
+        )
         admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{source}"')
     # Wired in as a connection made at run time (as Django's test case allows), not a configured
     # alias: the test case checks configured aliases against the ones it set up.
