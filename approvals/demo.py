@@ -161,11 +161,32 @@ def _walk(automation: Automation, target: str, people: dict, admin: User) -> int
         if to == S.LIVE and automation.risk_tier != RiskTier.LOW:
             _shadow(automation, admin)
         services.transition(automation=automation, to=to, by=admin, reason=WHY[to])
+    if target == S.SHADOW:
+        _shadow(automation, admin)  # what shadow mode has gathered so far
+    _set_back(automation)
     if missing_owners:
         registry_services.automation_update(
             automation=automation, by=admin, reason="The owner left the team; nobody is named yet", **missing_owners
         )
-    return 1
+    return 1 if ROADS[target] else 0
+
+
+# The demo's story starts months ago: each automation was registered, then moved a week at a time.
+STORY_STARTS_DAYS_AGO = 120
+
+
+def _set_back(automation: Automation) -> None:
+    """Date the walk's moves as the story tells them (the moves themselves were made through their
+    gates just now): registered STORY_STARTS_DAYS_AGO days ago, one move a week after, so last
+    month's health review sees the automations that ran then."""
+    start = timezone.now() - timedelta(days=STORY_STARTS_DAYS_AGO)
+    Automation.objects.filter(pk=automation.pk).update(created_at=start)
+    moves = list(automation.lifecycle_moves.order_by("created_at", "pk"))
+    for week, move in enumerate(moves, start=1):
+        # A history row is never edited through the model (append-only); the demo dates it once.
+        type(move).objects.filter(pk=move.pk).update(created_at=start + timedelta(weeks=week))
+        if move.to_status == S.LIVE:
+            Automation.objects.filter(pk=automation.pk).update(went_live_at=start + timedelta(weeks=week))
 
 
 def _ready(automation: Automation, admin: User) -> None:

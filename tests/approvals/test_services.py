@@ -53,8 +53,10 @@ CASES = [
     ("live", "retired", {"reason"}, None),
     ("live", "shadow", {"packet", "ready"}, ["Live cannot move to shadow"]),
     ("live", "in_design", set(), ["Live cannot move to in design"]),
-    ("paused", "live", {"packet"}, None),
-    ("paused", "live", set(), ["An approved packet"]),
+    # Resuming re-checks every gate of live for the current version (it used to check the packet only).
+    ("paused", "live", {"packet", "ready"}, None),
+    ("paused", "live", {"packet"}, ["Readiness checklist complete", "Test plan complete and passed"]),
+    ("paused", "live", set(), ["An approved packet", "Readiness checklist complete", "Test plan complete and passed"]),
     ("paused", "in_design", set(), None),
     ("paused", "retired", {"reason"}, None),
     ("retired", "live", {"packet", "ready", "reason"}, ["Retired cannot move to live"]),

@@ -6,11 +6,13 @@ from health.models import Finding, RunEvent
 
 @pytest.mark.django_db
 def test_demo_shows_a_few_findings_and_loads_once():
+    from approvals import demo as approvals_demo
     from registry import demo as registry_demo
     from revops_gov import demo as people_demo
 
     people_demo.load()
     registry_demo.load()
+    approvals_demo.load()  # walks the automations to their statuses
     assert demo.load() > 0
     runs, findings = RunEvent.objects.count(), Finding.objects.count()
     assert 1 <= findings <= 6  # a few actionable findings, not a flood
@@ -20,6 +22,7 @@ def test_demo_shows_a_few_findings_and_loads_once():
 
 @pytest.mark.django_db
 def test_demo_shows_last_months_review_once():
+    from approvals import demo as approvals_demo
     from health.reviews.compute import previous_month
     from health.reviews.models import HealthReview
     from registry import demo as registry_demo
@@ -27,6 +30,7 @@ def test_demo_shows_last_months_review_once():
 
     people_demo.load()
     registry_demo.load()
+    approvals_demo.load()  # walks the automations to their statuses
     demo.load()
     review = HealthReview.objects.get()
     assert review.month == previous_month(review.created_at)

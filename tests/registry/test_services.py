@@ -28,8 +28,14 @@ BASE = {
 }
 
 
-def create(admin, **extra):
-    return services.automation_create(by=admin, key=extra.pop("key", "lead-routing"), **{**BASE, **extra})
+def create(admin, *, status=None, **extra):
+    """Registered (always proposed); `status` then stands for the moves the approvals layer makes
+    (the registry knows no gates), written as its one writer writes them."""
+    automation = services.automation_create(by=admin, key=extra.pop("key", "lead-routing"), **{**BASE, **extra})
+    if status is not None:
+        Automation.objects.filter(pk=automation.pk).update(status=status)
+        automation.refresh_from_db()
+    return automation
 
 
 def test_tier_cannot_be_lowered_below_what_the_flags_imply(admin):
@@ -132,11 +138,29 @@ def test_material_change_bumps_the_version_and_sends_a_live_automation_back_to_d
     assert "back to in design" in automation.history.latest().history_change_reason
 
 
+def test_a_material_change_back_to_design_is_a_lifecycle_move_saying_which_fields(admin):
+    automation = create(admin, status=LifecycleStatus.LIVE)
+    services.automation_update(automation=automation, by=admin, reason="New tie-break", rule="Capacity first.")
+    move = automation.lifecycle_moves.get()
+    assert (move.from_status, move.to_status, move.by, move.automation_version) == ("live", "in_design", admin, 2)
+    assert move.reason.startswith("material change: rule")
+
+
+def test_a_new_automation_is_born_proposed_whatever_the_caller_asks(admin):
+    for status in ("in_design", "approved", "shadow", "live", "paused", "retired"):
+        with pytest.raises(ValidationError) as error:
+            services.automation_create(by=admin, key=f"born-{status}", **{**BASE, "status": status})
+        assert "registered as proposed" in str(error.value.message_dict["status"])
+    assert not Automation.objects.exists()
+    assert create(admin).status == LifecycleStatus.PROPOSED
+
+
 def test_changing_the_fields_used_is_material(admin):
     automation = create(admin, status=LifecycleStatus.APPROVED)
     services.automation_update(automation=automation, by=admin, reason="Uses segment", data_fields=[DataFieldFactory()])
     automation.refresh_from_db()
     assert (automation.version, automation.status) == (2, LifecycleStatus.IN_DESIGN)
+    assert automation.lifecycle_moves.get().reason.startswith("material change: data fields")
 
 
 def test_documentation_change_is_not_material(admin):
