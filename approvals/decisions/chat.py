@@ -25,46 +25,15 @@ from slack_sdk.signature import SignatureVerifier
 from revops_gov import chat
 from revops_gov.errors import Conflict, Forbidden
 from revops_gov.models import User
-from revops_gov.notifications import Line, absolute_url, send_notice
+from revops_gov.notifications import absolute_url
 
 from . import services
-from .kinds import options_for
 from .models import ChatAction, DecisionRequest
+from .notify import ACTION_PREFIX, announce, buttons_for
+
+__all__ = ["announce", "buttons_for", "slack_interactivity"]
 
 log = logging.getLogger(__name__)
-
-ACTION_PREFIX = "decide:"
-
-
-def buttons_for(request: DecisionRequest) -> list[chat.Button]:
-    """The options that need nothing typed (a value or a reason) are buttons; the others open the page."""
-    return [
-        chat.Button(
-            label=option.label,
-            action_id=f"{ACTION_PREFIX}{option.value}",
-            value=str(request.pk),
-            style="primary" if index == 0 else None,
-        )
-        for index, option in enumerate(options_for(request.kind))
-        if not option.needs_value and not option.needs_reason
-    ]
-
-
-def announce(request: DecisionRequest) -> None:
-    """Tell the assignee a request waits (on commit, through the outbox; once per request)."""
-    assignee = request.assignee
-    send_notice(
-        user=assignee,
-        subject=f"Decide: {request.get_kind_display()} on {request.record_object} {request.record_id}",
-        intro=f"{request.automation.name} asks: {request.why}",
-        lines=[Line(f"Proposed: {request.proposed_action}", request.get_absolute_url())]
-        + [Line(f"{item['label']}: {item['value']}") for item in request.evidence[:8]],
-        key=f"decision:{request.pk}:announce:{assignee.pk}",
-        kind="decision_request",
-        about=f"decisions.request:{request.pk}",
-        about_url=request.get_absolute_url(),
-        buttons=buttons_for(request),
-    )
 
 
 def _ephemeral(text: str) -> JsonResponse:

@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from approvals.permit import permit_for
 from registry.models import Automation
+from revops_gov.celery import app as celery_app
 from revops_gov.errors import ApplicationError, Conflict, Forbidden
 from revops_gov.models import Integration, User
 from revops_gov.notifications import Line, Section, send_digest, send_notice
@@ -22,11 +23,15 @@ from revops_gov.services import system_user
 
 from .kinds import DecisionKind, DecisionStatus, option_for, options_for
 from .models import Decision, DecisionRequest, DigestSent, OutboxEvent, OutboxStatus
+from .notify import announce
 from .permissions import may_decide
 
 log = logging.getLogger(__name__)
 # A mail server that refuses or cannot be reached: nothing is marked sent, the next run retries.
 SEND_ERRORS = (smtplib.SMTPException, OSError)
+
+# The Celery task that delivers one webhook event (tasks.deliver_event), sent by name.
+DELIVER_TASK = "decisions.deliver_event"
 
 EVENT_TYPES = {
     DecisionStatus.DECIDED: "decision.decided",
@@ -163,8 +168,6 @@ def decision_request_create(
         if not idempotency_key:
             raise
         return DecisionRequest.objects.get(created_by=by, idempotency_key=idempotency_key), False
-    from .chat import announce  # chat imports these services to decide
-
     announce(request)
     return request, True
 
@@ -295,10 +298,10 @@ def _outbox_write(request: DecisionRequest, *, decision, now) -> list[OutboxEven
 
 
 def enqueue_deliveries(ids) -> None:
-    from .tasks import deliver_event
-
+    """Hand each event to the worker by the task's name: the services never import the tasks
+    (the tasks import the services), so there is no import circle."""
     for pk in ids:
-        deliver_event.apply_async(args=[pk], queue=_conf("DECISION_WEBHOOK_QUEUE"))
+        celery_app.send_task(DELIVER_TASK, args=[pk], queue=_conf("DECISION_WEBHOOK_QUEUE"))
 
 
 @transaction.atomic
