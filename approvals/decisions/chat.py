@@ -97,24 +97,50 @@ def slack_interactivity(request):
         )
     try:
         with transaction.atomic():
-            decision = services.decide(request=decision_request, by=user, option=option)
-            _log(request=decision_request, member_id=member_id, user=user, option=option, outcome="decided")
+            outcome = services.decide(request=decision_request, by=user, option=option)
+            detail = f"handed to {outcome.to}" if isinstance(outcome, services.Handoff) else ""
+            _log(
+                request=decision_request,
+                member_id=member_id,
+                user=user,
+                option=option,
+                outcome="decided",
+                detail=detail,
+            )
     except (Forbidden, Conflict) as exc:
-        outcome = "conflict" if isinstance(exc, Conflict) else "refused"
+        # A refusal (who may decide, the permit) is "refused"; only a second decision is a conflict.
+        refused = isinstance(exc, Forbidden | services.PermitRefused)
         _log(
-            request=decision_request, member_id=member_id, user=user, option=option, outcome=outcome, detail=exc.message
+            request=decision_request,
+            member_id=member_id,
+            user=user,
+            option=option,
+            outcome="refused" if refused else "conflict",
+            detail=exc.message[:500],
         )
         return _ephemeral(f"{exc.message} Nothing was decided.")
     except ValidationError as exc:
         text = " ".join(m for messages in exc.message_dict.values() for m in messages)
-        _log(request=decision_request, member_id=member_id, user=user, option=option, outcome="refused", detail=text)
+        _log(
+            request=decision_request,
+            member_id=member_id,
+            user=user,
+            option=option,
+            outcome="refused",
+            detail=text[:500],
+        )
         return _ephemeral(f"{text} Open the page to decide: {absolute_url(decision_request.get_absolute_url())}")
-    decided = (
-        f"Decided by {user} from Slack: {decision.option_label}. {decision_request.automation.name} is being told."
-    )
+    if isinstance(outcome, services.Handoff):
+        decided = f"{outcome.option_label} by {user} from Slack: it now waits for {outcome.to}, who is notified."
+        subject = f"{outcome.option_label}: {decision_request.get_kind_display()} on {decision_request.record_id}"
+    else:
+        decided = (
+            f"Decided by {user} from Slack: {outcome.option_label}. {decision_request.automation.name} is being told."
+        )
+        subject = f"Decided: {decision_request.get_kind_display()} on {decision_request.record_id}"
     if response_url:
         message = chat.slack_message(
-            subject=f"Decided: {decision_request.get_kind_display()} on {decision_request.record_id}",
+            subject=subject,
             intro=decided,
             lines=[],
             link=absolute_url(decision_request.get_absolute_url()),

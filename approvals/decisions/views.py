@@ -104,7 +104,7 @@ class DecideView(RoleRequiredMixin, View):
         decision_request = _request_or_404(pk)
         values = {name: request.POST.get(name, "") for name in ("option", "value", "reason")}
         try:
-            services.decide(request=decision_request, by=request.user, **values)
+            outcome = services.decide(request=decision_request, by=request.user, **values)
         except Forbidden as exc:
             raise PermissionDenied(exc.message) from exc
         except ValidationError as exc:
@@ -112,6 +112,13 @@ class DecideView(RoleRequiredMixin, View):
         except Conflict as exc:
             return self._again(request, pk, 409, conflict=exc.message)
         decision_request = _request_or_404(pk)
+        if isinstance(outcome, services.Handoff):
+            if request.htmx:
+                return render(
+                    request, "decisions/partials/card.html", card(request, decision_request, handed_off=outcome.message)
+                )
+            messages.success(request, outcome.message)
+            return redirect("decisions:queue")
         if request.htmx:
             return render(request, "decisions/partials/card.html", card(request, decision_request, just_decided=True))
         messages.success(request, f"Decided: {decision_request.decision.option_label}. The CRM is being told.")

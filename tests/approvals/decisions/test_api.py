@@ -132,10 +132,10 @@ def test_an_integration_or_a_stranger_cannot_decide(api, sf_token, manager):
 
 
 def test_the_managers_token_decides_for_a_report(api):
-    boss = UserFactory()
-    request = DecisionRequestFactory(assignee=UserFactory(manager=boss))
+    boss = UserFactory(role="manager")
+    request = DecisionRequestFactory(assignee=UserFactory(manager=boss, role="manager"))
     client = api.as_token(personal_token(boss))
-    assert client.post(f"{URL}{request.pk}/decide/", {"option": "escalate"}).status_code == 200
+    assert client.post(f"{URL}{request.pk}/decide/", {"option": "accept_owner"}).status_code == 200
 
 
 def test_no_integration_secret_is_ever_returned(api, admin_token, sf_integration):

@@ -90,7 +90,7 @@ def test_a_missing_value_is_shown_on_the_card_naming_it(login, manager):
 
 def test_a_second_decider_sees_who_decided_what(login, manager, admin):
     request = DecisionRequestFactory(assignee=manager)
-    services.decide(request=request, by=admin, option="escalate")
+    services.decide(request=request, by=admin, option="accept_owner")
     response = login(manager).post(reverse("decisions:decide", args=[request.pk]), {"option": "accept_owner"}, **HTMX)
     assert "Already decided by Alice Admin" in response.content.decode()
     assert login(manager).post(reverse("decisions:decide", args=[request.pk]), {"option": "x"}).status_code == 409
@@ -112,7 +112,8 @@ def test_the_automation_page_shows_the_override_rate_and_reasons(login, viewer):
         ("override", "Rep on leave"),
     ):
         request = DecisionRequestFactory(automation=automation)
-        services.decide(request=request, by=request.assignee, option=option, value="x", reason=reason)
+        value = "x" if option == "override" else ""
+        services.decide(request=request, by=request.assignee, option=option, value=value, reason=reason)
     body = login(viewer).get(automation.get_absolute_url()).content.decode()
     assert "Override rate: <strong>50 %</strong> (2 of 4" in body
     assert "Wrong territory" in body and "Rep on leave" in body
@@ -199,7 +200,7 @@ def test_an_admin_sets_a_webhook_and_the_secret_is_never_shown(login, admin):
 
 def test_reassign_and_cancel_from_the_page(login, admin):
     request = DecisionRequestFactory()
-    other = UserFactory(username="dana")
+    other = UserFactory(username="dana", role="manager")
     client = login(admin)
     client.post(reverse("decisions:reassign", args=[request.pk]), {"assignee": "dana", "reason": "Covers EMEA"})
     request.refresh_from_db()
