@@ -209,3 +209,39 @@ def test_reassign_and_cancel_from_the_page(login, admin):
     request.refresh_from_db()
     assert request.status == "cancelled"
     assert "Lead deleted" in client.get(reverse("decisions:detail", args=[request.pk])).content.decode()
+
+
+# --- issue 15 §3 ------------------------------------------------------------------------------
+def test_a_viewer_assignee_sees_no_options_and_posting_one_is_403(login):
+    viewer = UserFactory(role="viewer")
+    request = DecisionRequestFactory(assignee=viewer)
+    client = login(viewer)
+    body = client.get(reverse("decisions:detail", args=[request.pk])).content.decode()
+    assert 'name="option"' not in body
+    assert client.post(reverse("decisions:decide", args=[request.pk]), {"option": "accept_owner"}).status_code == 403
+    assert not Decision.objects.exists()
+
+
+def test_approving_on_the_page_for_a_paused_automation_is_409_with_the_reason(login, manager):
+    request = DecisionRequestFactory(assignee=manager)
+    request.automation.__class__.objects.filter(pk=request.automation.pk).update(status="paused")
+    response = login(manager).post(reverse("decisions:decide", args=[request.pk]), {"option": "accept_owner"}, **HTMX)
+    assert "may not act now" in response.content.decode() and "Paused" in response.content.decode()
+    assert (
+        login(manager).post(reverse("decisions:decide", args=[request.pk]), {"option": "accept_owner"}).status_code
+        == 409
+    )
+    assert not Decision.objects.exists()
+
+
+def test_escalating_on_the_page_says_who_it_waits_for_now(login):
+    boss = UserFactory(role="manager", first_name="Bea", last_name="Boss")
+    assignee = UserFactory(role="manager", manager=boss)
+    request = DecisionRequestFactory(assignee=assignee)
+    response = login(assignee).post(reverse("decisions:decide", args=[request.pk]), {"option": "escalate"}, **HTMX)
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert "Escalate: it now waits for Bea Boss, who is notified." in body
+    assert 'name="option"' not in body  # the former assignee may no longer decide it
+    request.refresh_from_db()
+    assert request.is_open and request.assignee == boss
