@@ -47,10 +47,14 @@ class QueueView(RoleRequiredMixin, View):
         kind = request.GET.get("kind", "")
         kind = kind if kind in DecisionKind.values else ""
         automation = request.GET.get("automation", "")
-        page = Paginator(
-            selectors.queue_for(user=request.user, kind=kind, automation=automation, team=self.team), 50
-        ).get_page(request.GET.get("page"))
+        overdue = request.GET.get("overdue", "") == "yes"
         now = timezone.now()
+        page = Paginator(
+            selectors.queue_for(
+                user=request.user, kind=kind, automation=automation, team=self.team, overdue=overdue, now=now
+            ),
+            50,
+        ).get_page(request.GET.get("page"))
         automations = Automation.objects.filter(decision_requests__status="open").distinct().order_by("name")
         context = {
             "cards": [card(request, r, now=now) for r in page],
@@ -59,9 +63,12 @@ class QueueView(RoleRequiredMixin, View):
             "kinds": DecisionKind.choices,
             "kind": kind,
             "automation": automation,
+            "overdue_only": overdue,
             "automations": automations.values_list("key", "name"),
             "can_govern": can_govern(request.user),
-            "query": "&".join(f"{k}={v}" for k, v in (("kind", kind), ("automation", automation)) if v),
+            "query": "&".join(
+                f"{k}={v}" for k, v in (("kind", kind), ("automation", automation), ("overdue", overdue and "yes")) if v
+            ),
         }
         return render(request, "decisions/queue.html", context)
 
