@@ -2,8 +2,11 @@
 before any decision, and the pages, the API and the Slack buttons reach it through the services
 (or ask it first, to show or refuse the options) — there is no other copy of the rule."""
 
+from django.db.models import Q, QuerySet
+
 from revops_gov.errors import Forbidden
-from revops_gov.roles import can_decide, can_govern, can_read, is_integration, role_of
+from revops_gov.models import User
+from revops_gov.roles import DECIDE, can_decide, can_govern, can_read, is_integration, role_of
 
 from .kinds import DecisionKind
 
@@ -13,6 +16,21 @@ def holds_decide_capability(user, kind: str) -> bool:
     RevOps admins; every kind needs the same one), active, and a person, not an integration."""
     DecisionKind(kind)  # an unknown kind is a bug, not a refusal
     return bool(user and user.is_authenticated and user.is_active and not is_integration(user) and can_decide(user))
+
+
+def deciders() -> QuerySet[User]:
+    """The people a request may be assigned to: active, not integrations, holding the decide
+    capability through a role, their own permissions or as superusers (what `holds_decide_capability` asks)."""
+    app_label, codename = DECIDE.split(".")
+    grants = Q(groups__permissions__codename=codename, groups__permissions__content_type__app_label=app_label) | Q(
+        user_permissions__codename=codename, user_permissions__content_type__app_label=app_label
+    )
+    return (
+        User.objects.filter(Q(is_superuser=True) | grants, is_active=True, integration__isnull=True)
+        .exclude(username="system")
+        .distinct()
+        .order_by("first_name", "last_name", "username")
+    )
 
 
 def decide_refusals(user, request=None) -> list[str]:

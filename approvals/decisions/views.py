@@ -18,7 +18,7 @@ from revops_gov.roles import RoleRequiredMixin, can_govern
 from . import selectors, services
 from .kinds import DecisionKind
 from .models import OutboxEvent
-from .permissions import may_decide
+from .permissions import deciders, may_decide
 
 
 def card(request, decision_request, *, now=None, **extra) -> dict:
@@ -94,9 +94,8 @@ class DetailView(RoleRequiredMixin, View):
             **card(request, decision_request, **extra),
             "versions": history_versions(decision_request),
             "can_govern": can_govern(request.user),
-            "people": User.objects.filter(is_active=True, integration__isnull=True).exclude(username="system")
-            if can_govern(request.user)
-            else [],
+            # Only someone who may decide it may be assigned it (services.reassign refuses anyone else).
+            "people": deciders() if can_govern(request.user) else [],
         }
         return render(request, "decisions/detail.html", context, status=status)
 

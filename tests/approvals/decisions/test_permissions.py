@@ -176,3 +176,19 @@ def test_a_request_cannot_be_reassigned_to_a_viewer(admin, client):
     client.post(reverse("decisions:reassign", args=[request.pk]), {"assignee": "victor", "reason": "Covers EMEA"})
     request.refresh_from_db()
     assert request.assignee != viewer
+
+
+def test_the_reassign_list_offers_only_people_who_may_decide(admin, client, sf_token):
+    request = DecisionRequestFactory()
+    manager = UserFactory(username="mia", role="manager")
+    UserFactory(username="victor", role="viewer")
+    UserFactory(username="charlie")  # no role
+    offered = set(permissions.deciders().values_list("username", flat=True))
+    assert {"mia", "alice", request.assignee.username} <= offered
+    assert not offered & {"victor", "charlie", "system"}
+    assert not permissions.deciders().filter(integration__isnull=False).exists()
+    for person in (manager, admin):
+        assert permissions.holds_decide_capability(person, request.kind)
+    client.force_login(admin)
+    page = client.get(reverse("decisions:detail", args=[request.pk])).content.decode()
+    assert 'value="mia"' in page and 'value="victor"' not in page and 'value="charlie"' not in page
