@@ -51,7 +51,8 @@ class DecideInputSerializer(serializers.Serializer):
         max_length=200,
         required=False,
         allow_blank=True,
-        help_text="Required by options that name a value (new owner, category, risk).",
+        help_text="Required by options that name a value (new owner, category, risk, reviewer's username); "
+        "refused by the others (400 naming `value`).",
     )
     reason = serializers.CharField(
         required=False, allow_blank=True, help_text="Required by overrides and dismissals; kept."
