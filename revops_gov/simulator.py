@@ -674,18 +674,20 @@ class Simulation:
             if self.rng.random() > self.config.decide_share:
                 self.stats.count["decisions_left_waiting"] += 1
                 continue
-            option = self.rng.choice(
-                info["options"] or [{"value": "escalate", "value_label": "", "needs_reason": False}]
-            )
+            # The reviewer decides: a hand-off (escalate, request review) would need a manager or a name.
+            closing = [o for o in info["options"] if o.get("closes", True)]
+            option = self.rng.choice(closing or [{"value": "reject", "value_label": "", "needs_reason": True}])
             body = {"option": option["value"]}
             if option.get("value_label"):
                 body["value"] = self.rng.choice(["jsmith", "Best case", "amber", "dlee"])
             if option.get("needs_reason"):
                 body["reason"] = "Checked the record: the rule does not fit this case (simulated reviewer)."
             answer = self.client.call("POST", f"/api/v1/decisions/{request_id}/decide/", self.config.admin_token, body)
-            if answer.ok:
+            if answer.ok and answer.data.get("status") == "decided":
                 self.decided.add(request_id)
                 self.stats.count["decisions_decided"] += 1
+            elif answer.ok:  # escalate / request review hand it on: still open, no outcome for the CRM yet
+                self.stats.count["decisions_handed_off"] += 1
             if self.time_up() and not everything_due:
                 return
 

@@ -15,7 +15,7 @@ from revops_gov.roles import is_integration
 
 from . import selectors, services
 from .filters import DecisionRequestFilter
-from .permissions import may_decide
+from .permissions import require_may_decide
 from .serializers import DecideInputSerializer, DecisionRequestInputSerializer, DecisionRequestOutputSerializer
 
 RECORD = "https://acme.my.salesforce.com/lightning/r"
@@ -172,6 +172,10 @@ class DecisionRequestViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, v
 
     @extend_schema(
         summary="Decide a request, once (the assignee, their manager or an admin, with their own token)",
+        description="Needs the decide capability (managers, RevOps admins; never a viewer or an integration): 403 "
+        "with the reasons. An option the CRM acts on is refused while the automation's permit is not live: 409 "
+        "with the permit's reasons. A value given to an option that takes none: 400 naming `value`. Escalate and "
+        "request review hand the request on (it stays open, reassigned, the new assignee notified).",
         request=DecideInputSerializer,
         responses={200: DecisionRequestOutputSerializer},
         examples=DECIDE_EXAMPLES,
@@ -179,14 +183,11 @@ class DecisionRequestViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, v
     @action(detail=True, methods=["post"], url_path="decide", url_name="decide")
     def decide(self, request, pk=None):
         user = request.user
-        if is_integration(user):
-            raise Forbidden("Decisions are made by people, with their own token.")
+        # The one check (the service asks it again under the row lock): first what depends on the
+        # person alone, so an integration or a viewer learns nothing about the request.
+        require_may_decide(user)
         decision_request = self.get_object()
-        if not may_decide(user, decision_request):
-            raise Forbidden(
-                f"Only {decision_request.assignee}, their manager or a RevOps admin may decide this request.",
-                {"assignee": decision_request.assignee.username},
-            )
+        require_may_decide(user, decision_request)
         serializer = DecideInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         services.decide(request=decision_request, by=user, **serializer.validated_data)

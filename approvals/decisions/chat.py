@@ -25,46 +25,15 @@ from slack_sdk.signature import SignatureVerifier
 from revops_gov import chat
 from revops_gov.errors import Conflict, Forbidden
 from revops_gov.models import User
-from revops_gov.notifications import Line, absolute_url, send_notice
+from revops_gov.notifications import absolute_url
 
 from . import services
-from .kinds import options_for
 from .models import ChatAction, DecisionRequest
+from .notify import ACTION_PREFIX, announce, buttons_for
+
+__all__ = ["announce", "buttons_for", "slack_interactivity"]
 
 log = logging.getLogger(__name__)
-
-ACTION_PREFIX = "decide:"
-
-
-def buttons_for(request: DecisionRequest) -> list[chat.Button]:
-    """The options that need nothing typed (a value or a reason) are buttons; the others open the page."""
-    return [
-        chat.Button(
-            label=option.label,
-            action_id=f"{ACTION_PREFIX}{option.value}",
-            value=str(request.pk),
-            style="primary" if index == 0 else None,
-        )
-        for index, option in enumerate(options_for(request.kind))
-        if not option.needs_value and not option.needs_reason
-    ]
-
-
-def announce(request: DecisionRequest) -> None:
-    """Tell the assignee a request waits (on commit, through the outbox; once per request)."""
-    assignee = request.assignee
-    send_notice(
-        user=assignee,
-        subject=f"Decide: {request.get_kind_display()} on {request.record_object} {request.record_id}",
-        intro=f"{request.automation.name} asks: {request.why}",
-        lines=[Line(f"Proposed: {request.proposed_action}", request.get_absolute_url())]
-        + [Line(f"{item['label']}: {item['value']}") for item in request.evidence[:8]],
-        key=f"decision:{request.pk}:announce:{assignee.pk}",
-        kind="decision_request",
-        about=f"decisions.request:{request.pk}",
-        about_url=request.get_absolute_url(),
-        buttons=buttons_for(request),
-    )
 
 
 def _ephemeral(text: str) -> JsonResponse:
@@ -128,24 +97,50 @@ def slack_interactivity(request):
         )
     try:
         with transaction.atomic():
-            decision = services.decide(request=decision_request, by=user, option=option)
-            _log(request=decision_request, member_id=member_id, user=user, option=option, outcome="decided")
+            outcome = services.decide(request=decision_request, by=user, option=option)
+            detail = f"handed to {outcome.to}" if isinstance(outcome, services.Handoff) else ""
+            _log(
+                request=decision_request,
+                member_id=member_id,
+                user=user,
+                option=option,
+                outcome="decided",
+                detail=detail,
+            )
     except (Forbidden, Conflict) as exc:
-        outcome = "conflict" if isinstance(exc, Conflict) else "refused"
+        # A refusal (who may decide, the permit) is "refused"; only a second decision is a conflict.
+        refused = isinstance(exc, Forbidden | services.PermitRefused)
         _log(
-            request=decision_request, member_id=member_id, user=user, option=option, outcome=outcome, detail=exc.message
+            request=decision_request,
+            member_id=member_id,
+            user=user,
+            option=option,
+            outcome="refused" if refused else "conflict",
+            detail=exc.message[:500],
         )
         return _ephemeral(f"{exc.message} Nothing was decided.")
     except ValidationError as exc:
         text = " ".join(m for messages in exc.message_dict.values() for m in messages)
-        _log(request=decision_request, member_id=member_id, user=user, option=option, outcome="refused", detail=text)
+        _log(
+            request=decision_request,
+            member_id=member_id,
+            user=user,
+            option=option,
+            outcome="refused",
+            detail=text[:500],
+        )
         return _ephemeral(f"{text} Open the page to decide: {absolute_url(decision_request.get_absolute_url())}")
-    decided = (
-        f"Decided by {user} from Slack: {decision.option_label}. {decision_request.automation.name} is being told."
-    )
+    if isinstance(outcome, services.Handoff):
+        decided = f"{outcome.option_label} by {user} from Slack: it now waits for {outcome.to}, who is notified."
+        subject = f"{outcome.option_label}: {decision_request.get_kind_display()} on {decision_request.record_id}"
+    else:
+        decided = (
+            f"Decided by {user} from Slack: {outcome.option_label}. {decision_request.automation.name} is being told."
+        )
+        subject = f"Decided: {decision_request.get_kind_display()} on {decision_request.record_id}"
     if response_url:
         message = chat.slack_message(
-            subject=f"Decided: {decision_request.get_kind_display()} on {decision_request.record_id}",
+            subject=subject,
             intro=decided,
             lines=[],
             link=absolute_url(decision_request.get_absolute_url()),

@@ -30,6 +30,16 @@ class Option:
     # An override or a dismissal: the person goes against what the automation proposed. It always
     # keeps its reason, and counts toward the automation's override rate.
     overrides: bool = False
+    # The CRM acts on it (the proposal, or a variant the person chose): refused while the
+    # automation's permit is not live. Rejections, dismissals and hand-offs act on nothing.
+    acts: bool = True
+    # A hand-off, not an outcome: the request stays open and waits for someone else — the
+    # assignee's manager ("manager") or the person named as the value ("value").
+    hands_off_to: str = ""
+
+    @property
+    def closes(self) -> bool:
+        return not self.hands_off_to
 
     @property
     def needs_value(self) -> bool:
@@ -43,28 +53,28 @@ class Option:
 OPTIONS: dict[str, tuple[Option, ...]] = {
     DecisionKind.DUPLICATE_MERGE: (
         Option("approve_merge", "Approve merge"),
-        Option("reject", "Reject", overrides=True),
-        Option("request_review", "Request review"),
+        Option("reject", "Reject", overrides=True, acts=False),
+        Option("request_review", "Request review", value_label="Reviewer (username)", acts=False, hands_off_to="value"),
     ),
     DecisionKind.STRATEGIC_LEAD_ROUTE: (
         Option("accept_owner", "Accept owner"),
         Option("override", "Override", value_label="New owner", overrides=True),
-        Option("escalate", "Escalate"),
+        Option("escalate", "Escalate", acts=False, hands_off_to="manager"),
     ),
     DecisionKind.FORECAST_RISK_ALERT: (
         Option("confirm_risk", "Confirm risk"),
         Option("update_category", "Update category", value_label="New forecast category"),
-        Option("dismiss", "Dismiss with reason", overrides=True),
+        Option("dismiss", "Dismiss with reason", overrides=True, acts=False),
     ),
     DecisionKind.RENEWAL_RISK_SUMMARY: (
         Option("assign_save_owner", "Assign save owner", value_label="Save owner"),
         Option("update_risk", "Update risk", value_label="New risk value"),
-        Option("mark_no_action", "Mark no action", overrides=True),
+        Option("mark_no_action", "Mark no action", overrides=True, acts=False),
     ),
     DecisionKind.EXPANSION_SIGNAL: (
         Option("create_opportunity", "Create opportunity"),
         Option("assign_follow_up", "Assign follow-up", value_label="Follow-up owner"),
-        Option("reject_signal", "Reject signal", overrides=True),
+        Option("reject_signal", "Reject signal", overrides=True, acts=False),
     ),
 }
 

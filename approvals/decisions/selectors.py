@@ -3,6 +3,7 @@
 from dataclasses import dataclass
 
 from django.db.models import Count, Prefetch, Q, QuerySet
+from django.utils import timezone
 
 from revops_gov.roles import can_govern
 
@@ -24,17 +25,33 @@ def request_queryset(*, system: str | None = None) -> QuerySet[DecisionRequest]:
     return queryset.filter(record_system=system) if system else queryset
 
 
-def queue_for(*, user, kind: str = "", automation: str = "", team: bool = False) -> QuerySet[DecisionRequest]:
+def _open(queryset, *, user, team: bool):
+    queryset = queryset.filter(status=DecisionStatus.OPEN)
+    return queryset if team else queryset.filter(Q(assignee=user) | Q(assignee__manager=user))
+
+
+def queue_for(
+    *, user, kind: str = "", automation: str = "", team: bool = False, overdue: bool = False, now=None
+) -> QuerySet[DecisionRequest]:
     """Open requests waiting for the user and for the people who report to them (or, for the
-    team view, for everyone), due first: overdue ones come first because they were due earliest."""
-    queryset = request_queryset().filter(status=DecisionStatus.OPEN)
-    if not team:
-        queryset = queryset.filter(Q(assignee=user) | Q(assignee__manager=user))
+    team view, for everyone), due first: overdue ones come first because they were due earliest.
+    `overdue` keeps only those past due at `now`."""
+    queryset = _open(request_queryset(), user=user, team=team)
+    if overdue:
+        queryset = queryset.filter(due_at__lt=now or timezone.now())
     if kind:
         queryset = queryset.filter(kind=kind)
     if automation:
         queryset = queryset.filter(automation__key=automation)
     return queryset.order_by("due_at", "pk")
+
+
+def queue_counts(*, user, team: bool, now) -> dict[str, int]:
+    """What `queue_for` lists, counted in one query: all open ("waiting") and past due ("overdue").
+    The dashboard's decision tiles show these numbers and link to the page that lists them."""
+    return _open(DecisionRequest.objects.order_by(), user=user, team=team).aggregate(
+        waiting=Count("pk"), overdue=Count("pk", filter=Q(due_at__lt=now))
+    )
 
 
 def history_for(*, user) -> QuerySet[DecisionRequest]:

@@ -51,7 +51,8 @@ class DecideInputSerializer(serializers.Serializer):
         max_length=200,
         required=False,
         allow_blank=True,
-        help_text="Required by options that name a value (new owner, category, risk).",
+        help_text="Required by options that name a value (new owner, category, risk, reviewer's username); "
+        "refused by the others (400 naming `value`).",
     )
     reason = serializers.CharField(
         required=False, allow_blank=True, help_text="Required by overrides and dismissals; kept."
@@ -61,8 +62,12 @@ class DecideInputSerializer(serializers.Serializer):
 class OptionSerializer(serializers.Serializer):
     value = serializers.CharField()
     label = serializers.CharField()
-    value_label = serializers.CharField()
+    value_label = serializers.CharField(help_text="What the value names, if the option needs one; else it takes none.")
     needs_reason = serializers.BooleanField()
+    acts = serializers.BooleanField(help_text="The CRM acts on it: refused (409) while the permit is not live.")
+    closes = serializers.BooleanField(
+        help_text="It decides the request; escalate and request review hand it on instead (it stays open)."
+    )
 
 
 class DecisionSerializer(serializers.Serializer):

@@ -6,6 +6,7 @@ import json
 import logging
 import smtplib
 from collections import defaultdict
+from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
@@ -15,18 +16,23 @@ from django.utils import timezone
 
 from approvals.permit import permit_for
 from registry.models import Automation
+from revops_gov.celery import app as celery_app
 from revops_gov.errors import ApplicationError, Conflict, Forbidden
 from revops_gov.models import Integration, User
 from revops_gov.notifications import Line, Section, send_digest, send_notice
 from revops_gov.services import system_user
 
-from .kinds import DecisionKind, DecisionStatus, option_for, options_for
+from .kinds import DecisionKind, DecisionStatus, Option, option_for, options_for
 from .models import Decision, DecisionRequest, DigestSent, OutboxEvent, OutboxStatus
-from .permissions import may_decide
+from .notify import announce
+from .permissions import holds_decide_capability, may_decide, require_may_decide
 
 log = logging.getLogger(__name__)
 # A mail server that refuses or cannot be reached: nothing is marked sent, the next run retries.
 SEND_ERRORS = (smtplib.SMTPException, OSError)
+
+# The Celery task that delivers one webhook event (tasks.deliver_event), sent by name.
+DELIVER_TASK = "decisions.deliver_event"
 
 EVENT_TYPES = {
     DecisionStatus.DECIDED: "decision.decided",
@@ -128,8 +134,7 @@ def decision_request_create(
         raise ValidationError(
             {"assignee": f"{automation.name} has no exception owner: name an assignee, or set the owner first."}
         )
-    if not assignee.is_active:
-        raise ValidationError({"assignee": f"{assignee} is not an active user."})
+    _assignable(assignee, kind, field="assignee", who="The assignee")
     now = timezone.now()
     due_at = due_at or now + timedelta(hours=_conf("DECISION_DUE_HOURS")[kind])
     expires_at = expires_at or due_at + timedelta(hours=_conf("DECISION_EXPIRE_AFTER_HOURS"))
@@ -163,8 +168,6 @@ def decision_request_create(
         if not idempotency_key:
             raise
         return DecisionRequest.objects.get(created_by=by, idempotency_key=idempotency_key), False
-    from .chat import announce  # chat imports these services to decide
-
     announce(request)
     return request, True
 
@@ -193,29 +196,87 @@ def _already_closed(request: DecisionRequest) -> Conflict:
     )
 
 
+class PermitRefused(Conflict):
+    """An option the CRM would act on, for an automation whose permit is not live (409)."""
+
+
+@dataclass(frozen=True)
+class Handoff:
+    """What an escalation or a review request did: the request stays open, waiting for `to`."""
+
+    request: DecisionRequest
+    option: Option
+    by: User
+    to: User
+
+    @property
+    def option_label(self) -> str:
+        return self.option.label
+
+    @property
+    def message(self) -> str:
+        return f"{self.option.label}: it now waits for {self.to}, who is notified."
+
+
+def _assignable(user: User, kind: str, *, field: str, who: str) -> None:
+    """A request waits only for someone who may decide it (the decide capability for its kind)."""
+    if not user.is_active:
+        raise ValidationError({field: f"{who} {user} is not an active user."})
+    if not holds_decide_capability(user, kind):
+        raise ValidationError(
+            {
+                field: f"{who} {user} may not decide {DecisionKind(kind).label.lower()} requests: their role "
+                "holds no decide capability (managers and RevOps admins do)."
+            }
+        )
+
+
+def _refuse_unless_permitted(request: DecisionRequest, chosen: Option) -> None:
+    """An option the CRM acts on needs a live permit now, not only when the request was queued:
+    a paused, held, retired or redesigned automation gets no approval."""
+    if not chosen.acts:
+        return
+    permit = permit_for(request.automation)
+    if permit.mode == "live":
+        return
+    reasons = list(permit.reasons) or ["In shadow: it may not act live"]
+    still = [o.label for o in options_for(request.kind) if not o.acts]
+    raise PermitRefused(
+        f"{request.automation.name} may not act now, so “{chosen.label}” is refused: {'; '.join(reasons)}. "
+        f"Still possible: {', '.join(still)}.",
+        {"option": chosen.value, "mode": permit.mode, "reasons": reasons, "still_possible": still},
+    )
+
+
 @transaction.atomic
-def decide(*, request: DecisionRequest, by: User, option: str, value: str = "", reason: str = "") -> Decision:
+def decide(*, request: DecisionRequest, by: User, option: str, value: str = "", reason: str = "") -> Decision | Handoff:
     """Decide once and only once. The row lock makes a second decider wait, then find the
-    request closed and get a Conflict naming who decided what."""
+    request closed and get a Conflict naming who decided what.
+
+    Who may decide is `permissions.decide_refusals` (403); an option the CRM acts on needs a live
+    permit (409 with the permit's reasons); an option takes a value if and only if it names one
+    (400 naming `value`). Escalate and request review are hand-offs, not outcomes: the request
+    stays open, reassigned and announced to the next person (a Handoff is returned)."""
     request = _locked(request)
     if not request.is_open:
         raise _already_closed(request)
-    if not may_decide(by, request):
-        raise Forbidden(
-            f"Only {request.assignee}, their manager or a RevOps admin may decide this request.",
-            {"assignee": request.assignee.username},
-        )
+    require_may_decide(by, request)
     chosen = option_for(request.kind, option)
     if chosen is None:
         raise ValidationError({"option": f"Choose one of: {', '.join(o.value for o in options_for(request.kind))}."})
     value, reason = (value or "").strip(), (reason or "").strip()
     if chosen.needs_value and not value:
         raise ValidationError({"value": f"{chosen.label} needs a value: {chosen.value_label.lower()}."})
+    if value and not chosen.needs_value:
+        raise ValidationError({"value": f"{chosen.label} takes no value: leave it empty."})
     if chosen.needs_reason and not reason:
         raise ValidationError(
             {"reason": f"{chosen.label} goes against what the automation proposed: say why, it is kept."}
         )
+    _refuse_unless_permitted(request, chosen)
     now = timezone.now()
+    if not chosen.closes:
+        return _hand_off(request, by=by, option=chosen, value=value, reason=reason, now=now)
     try:
         with transaction.atomic():
             decision = Decision.objects.create(
@@ -231,6 +292,40 @@ def decide(*, request: DecisionRequest, by: User, option: str, value: str = "", 
         raise _already_closed(request) from exc
     _close(request, status=DecisionStatus.DECIDED, by=by, reason=f"Decided: {chosen.label}", now=now, decision=decision)
     return decision
+
+
+def _hand_off(request: DecisionRequest, *, by: User, option: Option, value: str, reason: str, now) -> Handoff:
+    """Escalate to the assignee's manager (the decider's own manager when the decider is that
+    manager) or hand to the named reviewer: still open, kept in the history, the new assignee told."""
+    previous = request.assignee
+    if option.hands_off_to == "manager":
+        to = previous.manager
+        if to is not None and to.pk == by.pk:
+            to = by.manager
+        if to is None:
+            whose = by if previous.manager_id == by.pk else previous
+            raise ValidationError({"option": f"{whose} has no manager to escalate to: reassign it or decide it."})
+        _assignable(to, request.kind, field="option", who="The manager")
+    else:
+        to = User.objects.filter(username=value, is_active=True).first()
+        if to is None:
+            raise ValidationError({"value": f"No active person has the username “{value}”: name the reviewer."})
+        _assignable(to, request.kind, field="value", who="The reviewer")
+    if to.pk == previous.pk:
+        raise ValidationError({"value" if option.hands_off_to == "value" else "option": f"It already waits for {to}."})
+    request.assignee = to
+    if option.hands_off_to == "manager":
+        request.escalated_at, request.escalated_to = now, to
+    else:
+        request.escalated_at, request.escalated_to = None, None
+    request._history_user = by
+    request._change_reason = f"{option.label} by {by}: from {previous} to {to}{f': {reason}' if reason else ''}"
+    request.save()
+    note = f"{by} chose “{option.label}”: it now waits for you (it was waiting for {previous})."
+    if reason:
+        note += f" Their reason: {reason}"
+    announce(request, note=note, key=f"decision:{request.pk}:{option.value}:{to.pk}:{now.timestamp()}")
+    return Handoff(request=request, option=option, by=by, to=to)
 
 
 def _close(request, *, status, by, reason, now, decision=None) -> None:
@@ -295,10 +390,10 @@ def _outbox_write(request: DecisionRequest, *, decision, now) -> list[OutboxEven
 
 
 def enqueue_deliveries(ids) -> None:
-    from .tasks import deliver_event
-
+    """Hand each event to the worker by the task's name: the services never import the tasks
+    (the tasks import the services), so there is no import circle."""
     for pk in ids:
-        deliver_event.apply_async(args=[pk], queue=_conf("DECISION_WEBHOOK_QUEUE"))
+        celery_app.send_task(DELIVER_TASK, args=[pk], queue=_conf("DECISION_WEBHOOK_QUEUE"))
 
 
 @transaction.atomic
@@ -309,8 +404,7 @@ def reassign(*, request: DecisionRequest, by: User, assignee: User, reason: str)
         raise _already_closed(request)
     if not may_decide(by, request):
         raise Forbidden("Only the assignee, their manager or a RevOps admin may reassign this request.")
-    if not assignee.is_active:
-        raise ValidationError({"assignee": f"{assignee} is not an active user."})
+    _assignable(assignee, request.kind, field="assignee", who="The assignee")
     previous = request.assignee
     request.assignee = assignee
     request.escalated_at = None

@@ -6,7 +6,7 @@ from django.conf import settings
 from . import services, webhooks
 
 
-@shared_task(name="decisions.deliver_event", ignore_result=True, acks_late=True)
+@shared_task(name=services.DELIVER_TASK, ignore_result=True, acks_late=True)
 def deliver_event(event_pk: int) -> str:
     """Deliver one webhook event; on failure schedule the next attempt after its backoff (the
     sweep sends it too if this message is lost with its worker)."""

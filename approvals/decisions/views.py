@@ -18,7 +18,7 @@ from revops_gov.roles import RoleRequiredMixin, can_govern
 from . import selectors, services
 from .kinds import DecisionKind
 from .models import OutboxEvent
-from .permissions import may_decide
+from .permissions import deciders, may_decide
 
 
 def card(request, decision_request, *, now=None, **extra) -> dict:
@@ -47,10 +47,14 @@ class QueueView(RoleRequiredMixin, View):
         kind = request.GET.get("kind", "")
         kind = kind if kind in DecisionKind.values else ""
         automation = request.GET.get("automation", "")
-        page = Paginator(
-            selectors.queue_for(user=request.user, kind=kind, automation=automation, team=self.team), 50
-        ).get_page(request.GET.get("page"))
+        overdue = request.GET.get("overdue", "") == "yes"
         now = timezone.now()
+        page = Paginator(
+            selectors.queue_for(
+                user=request.user, kind=kind, automation=automation, team=self.team, overdue=overdue, now=now
+            ),
+            50,
+        ).get_page(request.GET.get("page"))
         automations = Automation.objects.filter(decision_requests__status="open").distinct().order_by("name")
         context = {
             "cards": [card(request, r, now=now) for r in page],
@@ -59,9 +63,12 @@ class QueueView(RoleRequiredMixin, View):
             "kinds": DecisionKind.choices,
             "kind": kind,
             "automation": automation,
+            "overdue_only": overdue,
             "automations": automations.values_list("key", "name"),
             "can_govern": can_govern(request.user),
-            "query": "&".join(f"{k}={v}" for k, v in (("kind", kind), ("automation", automation)) if v),
+            "query": "&".join(
+                f"{k}={v}" for k, v in (("kind", kind), ("automation", automation), ("overdue", overdue and "yes")) if v
+            ),
         }
         return render(request, "decisions/queue.html", context)
 
@@ -87,9 +94,8 @@ class DetailView(RoleRequiredMixin, View):
             **card(request, decision_request, **extra),
             "versions": history_versions(decision_request),
             "can_govern": can_govern(request.user),
-            "people": User.objects.filter(is_active=True, integration__isnull=True).exclude(username="system")
-            if can_govern(request.user)
-            else [],
+            # Only someone who may decide it may be assigned it (services.reassign refuses anyone else).
+            "people": deciders() if can_govern(request.user) else [],
         }
         return render(request, "decisions/detail.html", context, status=status)
 
@@ -104,7 +110,7 @@ class DecideView(RoleRequiredMixin, View):
         decision_request = _request_or_404(pk)
         values = {name: request.POST.get(name, "") for name in ("option", "value", "reason")}
         try:
-            services.decide(request=decision_request, by=request.user, **values)
+            outcome = services.decide(request=decision_request, by=request.user, **values)
         except Forbidden as exc:
             raise PermissionDenied(exc.message) from exc
         except ValidationError as exc:
@@ -112,6 +118,13 @@ class DecideView(RoleRequiredMixin, View):
         except Conflict as exc:
             return self._again(request, pk, 409, conflict=exc.message)
         decision_request = _request_or_404(pk)
+        if isinstance(outcome, services.Handoff):
+            if request.htmx:
+                return render(
+                    request, "decisions/partials/card.html", card(request, decision_request, handed_off=outcome.message)
+                )
+            messages.success(request, outcome.message)
+            return redirect("decisions:queue")
         if request.htmx:
             return render(request, "decisions/partials/card.html", card(request, decision_request, just_decided=True))
         messages.success(request, f"Decided: {decision_request.decision.option_label}. The CRM is being told.")

@@ -13,6 +13,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from approvals.choices import PacketState
+from approvals.decisions import selectors as decision_selectors
 from approvals.decisions.kinds import DecisionStatus
 from approvals.decisions.models import DecisionRequest
 from approvals.models import ApprovalPacket
@@ -21,6 +22,7 @@ from backlog.selectors import candidate_queryset
 from registry.choices import TIER_BY_RANK, LifecycleStatus, MaturityStage, OwnerRole, RiskTier, Team, WorkflowType
 from registry.models import Automation
 from registry.selectors import OWNER_FIELDS, automation_queryset
+from revops_gov.roles import can_govern
 
 from ..choices import UNRESOLVED, Severity
 from ..models import Finding
@@ -137,10 +139,23 @@ def _findings_by_severity() -> list[Tile]:
     ]
 
 
-def _attention(*, now: datetime, running: dict) -> list[Tile]:
-    decisions = DecisionRequest.objects.filter(status=DecisionStatus.OPEN).aggregate(
-        waiting=Count("pk"), overdue=Count("pk", filter=Q(due_at__lt=now))
+def _decision_tiles(*, now: datetime, user) -> list[Tile]:
+    """The decision tiles link only to a page the person may open, and count what it lists: an
+    admin (or no one in particular) gets every open request and the team view; anyone else their
+    own queue (theirs and their reports'), which every reader may open."""
+    team = user is None or can_govern(user)
+    counts = decision_selectors.queue_counts(user=user, team=team, now=now)
+    page = "decisions:team" if team else "decisions:queue"
+    waiting, overdue = (
+        ("Decisions waiting", "Decisions past due") if team else ("Your decisions waiting", "Your decisions past due")
     )
+    return [
+        Tile(waiting, counts["waiting"], _url(page), "primary"),
+        Tile(overdue, counts["overdue"], _url(page, overdue="yes"), "danger"),
+    ]
+
+
+def _attention(*, now: datetime, running: dict, user=None) -> list[Tile]:
     ready = (
         candidate_queryset()
         .filter(status__in=OPEN_STATUSES, group_key=Group.READY)
@@ -152,8 +167,7 @@ def _attention(*, now: datetime, running: dict) -> list[Tile]:
     ).count()
     return [
         Tile("Reviews overdue", running["review_due"], _url("registry:automation-list", review_due="yes"), "warning"),
-        Tile("Decisions waiting", decisions["waiting"], _url("decisions:team"), "primary"),
-        Tile("Decisions past due", decisions["overdue"], _url("decisions:team"), "danger"),
+        *_decision_tiles(now=now, user=user),
         Tile("Packets awaiting approval", packets, _url("approvals:waiting"), "primary"),
         Tile("Backlog ready to automate", ready, _url("backlog:board", group=Group.READY), "success"),
     ]
@@ -290,7 +304,8 @@ def _review_progress() -> ReviewProgress | None:
     )
 
 
-def dashboard(*, now: datetime | None = None) -> Dashboard:
+def dashboard(*, now: datetime | None = None, user=None) -> Dashboard:
+    """The numbers; `user` is who looks (the decision tiles are theirs unless they are an admin)."""
     now = now or timezone.now()
     by_status, by_tier, total = _registry_counts()
     facts = _running_facts(now=now)
@@ -298,7 +313,7 @@ def dashboard(*, now: datetime | None = None) -> Dashboard:
         by_status=by_status,
         by_tier=by_tier,
         findings_by_severity=_findings_by_severity(),
-        attention=_attention(now=now, running=facts),
+        attention=_attention(now=now, running=facts, user=user),
         maturity=program_maturity(facts),
         total=total,
         review=_review_progress(),

@@ -20,4 +20,6 @@ class DashboardView(RoleRequiredMixin, View):
             "findings": findings_trend_context(),
             "recommendations": charts.recommendations_per_month(reviews) if reviews else "",
         }
-        return render(request, "health/dashboard.html", {"dashboard": selectors.dashboard(), "trends": trends})
+        return render(
+            request, "health/dashboard.html", {"dashboard": selectors.dashboard(user=request.user), "trends": trends}
+        )

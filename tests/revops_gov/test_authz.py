@@ -49,10 +49,15 @@ RULES = {
     "oidc-refused": ("get", dict.fromkeys(PERSONAS, 403)),
 }
 API_WRITES: dict = {}
+# Routes acting on something assigned to the persona itself: (method, expected, body), and the app's
+# `assigned_kwargs(user)` making it.
+ASSIGNED: dict = {}
 for app in APPS:
     assert not set(app.RULES) & set(RULES), f"{app.__name__} repeats a rule"
     RULES |= app.RULES
     API_WRITES |= app.API_WRITES
+    for name, (method, expected) in getattr(app, "ASSIGNED_RULES", {}).items():
+        ASSIGNED[name] = (method, expected, app.ASSIGNED_BODY, app.assigned_kwargs)
 
 
 def _route_names(resolver=None, namespace=""):
@@ -109,7 +114,7 @@ def world(db, admin):
 
 def _client_for(persona, world, request, client, api):
     people = {
-        "outsider": lambda: UserFactory(),
+        "outsider": lambda: world.setdefault("outsider", UserFactory()),
         "viewer": lambda: request.getfixturevalue("viewer"),
         "manager": lambda: request.getfixturevalue("manager"),
         "admin": lambda: request.getfixturevalue("admin"),
@@ -147,6 +152,27 @@ def test_api_write_answers_each_persona_as_ruled(name, persona, world, request, 
     # An empty body: allowed callers get a 400 naming the missing fields, refused ones never get that far.
     response = getattr(api_client, method)(url, {}, format="json")
     assert response.status_code == expected[persona], f"{method.upper()} {url} as {persona}: {response.content[:200]}"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("persona", PERSONAS)
+@pytest.mark.parametrize("name", sorted(ASSIGNED))
+def test_acting_on_what_is_assigned_to_the_persona_answers_as_ruled(name, persona, world, request, client, api):
+    method, expected, body, make = ASSIGNED[name]
+    page_client, api_client = _client_for(persona, world, request, client, api)
+    user = {
+        "anonymous": world["admin"],  # someone's request: the anonymous caller never gets that far
+        "outsider": world.get("outsider"),
+        "viewer": request.getfixturevalue("viewer"),
+        "manager": request.getfixturevalue("manager"),
+        "admin": world["admin"],
+    }.get(persona) or world["service_users"].get(persona)
+    url = reverse(name, kwargs=make(user)[name])
+    if name.startswith("api"):
+        response = getattr(api_client, method)(url, body, format="json")
+    else:
+        response = getattr(page_client, method)(url, body)
+    assert response.status_code == expected[persona], f"{method.upper()} {url} as {persona} (the assignee)"
 
 
 @pytest.mark.django_db

@@ -46,6 +46,47 @@ API_WRITES = {
 }
 
 
+# Deciding a request assigned to the persona itself (body {"option": "accept_owner"}): being the
+# assignee is not enough, the decide capability decides — managers and admins may, a viewer never
+# (issue 15 §3), an integration never, not even as the assignee.
+ASSIGNED_RULES = {
+    "decisions:decide": (
+        "post",
+        {
+            "anonymous": 302,
+            "outsider": 403,
+            "viewer": 403,
+            "manager": 302,
+            "admin": 302,
+            "integration": 403,
+            "other_integration": 403,
+        },
+    ),
+    "api:decision-decide": (
+        "post",
+        {
+            "anonymous": 401,
+            "outsider": 403,
+            "viewer": 403,
+            "manager": 200,
+            "admin": 200,
+            "integration": 403,
+            "other_integration": 403,
+        },
+    ),
+}
+ASSIGNED_BODY = {"option": "accept_owner"}
+
+
+def assigned_kwargs(user) -> dict:
+    """A request waiting for `user` (written directly: the service would refuse some of these
+    assignees), about a live automation, and the URL arguments of the routes above."""
+    from tests.approvals.decisions.factories import DecisionRequestFactory
+
+    request = DecisionRequestFactory(assignee=user)
+    return {name: {"pk": request.pk} for name in ASSIGNED_RULES}
+
+
 def world_kwargs(world) -> dict:
     """URL arguments for this app's routes, from the shared world (tests/revops_gov/test_authz.py)."""
     from approvals.decisions.models import OutboxEvent

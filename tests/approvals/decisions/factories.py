@@ -11,7 +11,11 @@ from tests.registry.factories import AutomationFactory
 
 class LiveAutomationFactory(AutomationFactory):
     """An automation allowed to run live: status live (by default) and an approved packet of its
-    current version, which the permit check asks for before any decision may be queued."""
+    current version, which the permit check asks for before any decision may be queued. Its
+    owners (the exception owner, who is asked by default) are managers: only someone holding the
+    decide capability may be assigned a decision."""
+
+    rule_owner = factory.SubFactory(UserFactory, role="manager")
 
     @factory.post_generation
     def approved(obj, create, extracted, **kwargs):
@@ -34,7 +38,7 @@ class DecisionRequestFactory(factory.django.DjangoModelFactory):
     why = "Lead from a named strategic account; territory and named owner disagree."
     evidence = factory.LazyFunction(lambda: [{"label": "Account tier", "value": "Strategic"}])
     proposed_action = "Route to the named account owner."
-    assignee = factory.LazyAttribute(lambda r: r.automation.exception_owner or UserFactory())
+    assignee = factory.LazyAttribute(lambda r: r.automation.exception_owner or UserFactory(role="manager"))
     due_at = factory.LazyFunction(lambda: timezone.now() + timedelta(hours=4))
     expires_at = factory.LazyAttribute(lambda r: r.due_at + timedelta(days=7))
     created_by = factory.SubFactory(UserFactory)

@@ -132,10 +132,10 @@ def test_an_integration_or_a_stranger_cannot_decide(api, sf_token, manager):
 
 
 def test_the_managers_token_decides_for_a_report(api):
-    boss = UserFactory()
-    request = DecisionRequestFactory(assignee=UserFactory(manager=boss))
+    boss = UserFactory(role="manager")
+    request = DecisionRequestFactory(assignee=UserFactory(manager=boss, role="manager"))
     client = api.as_token(personal_token(boss))
-    assert client.post(f"{URL}{request.pk}/decide/", {"option": "escalate"}).status_code == 200
+    assert client.post(f"{URL}{request.pk}/decide/", {"option": "accept_owner"}).status_code == 200
 
 
 def test_no_integration_secret_is_ever_returned(api, admin_token, sf_integration):
@@ -158,3 +158,39 @@ def test_the_list_runs_in_constant_queries(api, admin_token, sf_token, persona):
         return len(queries)
 
     assert count(10) == count(40)
+
+
+# --- issue 15 §3 ------------------------------------------------------------------------------
+def test_an_option_that_takes_no_value_refuses_one_with_a_400_naming_value(api):
+    request = DecisionRequestFactory()
+    client = api.as_token(personal_token(request.assignee))
+    response = client.post(f"{URL}{request.pk}/decide/", {"option": "accept_owner", "value": "jsmith"}, format="json")
+    assert response.status_code == 400
+    assert list(response.json()["fields"]) == ["value"]
+    request.refresh_from_db()
+    assert request.status == "open"
+
+
+def test_approving_for_a_held_automation_is_a_409_with_the_hold_reason(api, admin):
+    from registry.services import hold_place
+
+    request = DecisionRequestFactory(kind="duplicate_merge")
+    hold_place(automation=request.automation, source="manual", reason="Merges broke the hierarchy", by=admin)
+    client = api.as_token(personal_token(request.assignee))
+    response = client.post(f"{URL}{request.pk}/decide/", {"option": "approve_merge"}, format="json")
+    assert response.status_code == 409
+    assert "Merges broke the hierarchy" in response.json()["message"]
+    assert response.json()["extra"]["still_possible"] == ["Reject", "Request review"]
+    rejected = client.post(f"{URL}{request.pk}/decide/", {"option": "reject", "reason": "Not the same"}, format="json")
+    assert rejected.status_code == 200 and rejected.json()["status"] == "decided"
+
+
+def test_escalating_through_the_api_leaves_the_request_open_with_the_manager(api):
+    boss = UserFactory(role="manager")
+    request = DecisionRequestFactory(assignee=UserFactory(role="manager", manager=boss))
+    client = api.as_token(personal_token(request.assignee))
+    response = client.post(f"{URL}{request.pk}/decide/", {"option": "escalate"}, format="json")
+    assert response.status_code == 200, response.json()
+    body = response.json()
+    assert (body["status"], body["assignee"], body["decision"]) == ("open", boss.username, None)
+    assert body["escalated_at"] is not None

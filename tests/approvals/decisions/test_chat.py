@@ -162,3 +162,45 @@ def test_a_forged_or_stale_press_is_401_and_decides_nothing(db, slack, client, t
 
 def test_without_a_signing_secret_the_endpoint_is_off(db, client):
     assert client.post("/integrations/slack/interactivity/", {"payload": "{}"}).status_code == 404
+
+
+def test_a_press_on_a_decision_about_a_held_automation_is_refused(db, slack, client, admin):
+    """issue 15 §3: a Slack button goes through the same permit check as the page and the API."""
+    from registry.services import hold_place
+
+    assignee = UserFactory(slack_user_id="U0MANAGER1", role="manager")
+    request = DecisionRequestFactory(assignee=assignee, kind="duplicate_merge")
+    hold_place(automation=request.automation, source="manual", reason="Merges broke the hierarchy", by=admin)
+
+    response = _press(client, slack, request=request, member="U0MANAGER1", option="approve_merge")
+
+    text = response.json()["text"]
+    assert response.json()["response_type"] == "ephemeral"
+    assert "Merges broke the hierarchy" in text and "Nothing was decided" in text
+    assert not Decision.objects.exists() and not slack.to("/respond/T1/abc")
+    action = ChatAction.objects.get()
+    assert (action.outcome, action.user) == ("refused", assignee)
+    assert "Merges broke the hierarchy" in action.detail
+
+
+def test_the_escalate_button_hands_the_request_to_the_manager_and_says_so(db, slack, client):
+    boss = UserFactory(role="manager", slack_user_id="U0BOSS0001", notify_by="slack")
+    assignee = UserFactory(slack_user_id="U0MANAGER1", role="manager", manager=boss)
+    request = DecisionRequestFactory(assignee=assignee)
+
+    response = _press(client, slack, request=request, member="U0MANAGER1", option="escalate")
+
+    assert response.status_code == 200
+    request.refresh_from_db()
+    assert (request.status, request.assignee) == ("open", boss)
+    assert not Decision.objects.exists()
+    (update,) = slack.to("/respond/T1/abc")
+    assert f"it now waits for {boss}" in json.dumps(update.body)
+    assert [call.body["channel"] for call in slack.to("/api/chat.postMessage")] == ["U0BOSS0001"]
+
+
+def test_request_review_needs_a_name_so_it_is_not_a_button(db):
+    from approvals.decisions.chat import buttons_for
+
+    request = DecisionRequestFactory(kind="duplicate_merge")
+    assert [b.label for b in buttons_for(request)] == ["Approve merge"]

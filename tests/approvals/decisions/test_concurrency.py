@@ -18,9 +18,9 @@ from tests.factories import UserFactory
 def test_two_simultaneous_decisions_one_wins_one_conflicts(admin, round_):
     if connection.vendor != "postgresql":
         pytest.skip("Row locks need PostgreSQL: SQLite serialises every write, so there is no race to test.")
-    boss = UserFactory()
-    request = DecisionRequestFactory(assignee=UserFactory(manager=boss))
-    deciders = [(boss, "accept_owner"), (admin, "escalate")]
+    boss = UserFactory(role="manager")
+    request = DecisionRequestFactory(assignee=UserFactory(manager=boss, role="manager"))
+    deciders = [(boss, "accept_owner"), (admin, "accept_owner")]
     barrier = threading.Barrier(len(deciders))
     results: list = []
 

@@ -91,17 +91,19 @@ def test_without_an_exception_owner_an_assignee_is_needed(admin):
 
 
 ALL_OPTIONS = [(kind, option) for kind, options in OPTIONS.items() for option in options]
+CLOSING = [(kind, option) for kind, option in ALL_OPTIONS if option.closes]
 
 
-@pytest.mark.parametrize(("kind", "option"), ALL_OPTIONS, ids=[f"{k}-{o.value}" for k, o in ALL_OPTIONS])
+@pytest.mark.parametrize(("kind", "option"), CLOSING, ids=[f"{k}-{o.value}" for k, o in CLOSING])
 def test_each_option_of_each_kind_decides_and_records_who_what_why(kind, option):
     request = DecisionRequestFactory(kind=kind)
     by = request.assignee
-    decision = services.decide(request=request, by=by, option=option.value, value="jsmith", reason="Knows the account")
+    value = "jsmith" if option.needs_value else ""
+    decision = services.decide(request=request, by=by, option=option.value, value=value, reason="Knows the account")
     request.refresh_from_db()
     assert request.status == "decided"
     assert (decision.option, decision.decided_by, decision.overrides) == (option.value, by, option.overrides)
-    assert decision.value == "jsmith"
+    assert decision.value == value
     assert decision.reason == "Knows the account"
     assert request.history.latest().history_change_reason == f"Decided: {option.label}"
 
@@ -123,7 +125,8 @@ def test_an_option_needing_a_value_refuses_without_one(kind, option):
 def test_an_override_or_dismissal_refuses_without_a_reason(kind, option):
     request = DecisionRequestFactory(kind=kind)
     with pytest.raises(ValidationError) as error:
-        services.decide(request=request, by=request.assignee, option=option.value, value="x", reason="")
+        value = "x" if option.needs_value else ""
+        services.decide(request=request, by=request.assignee, option=option.value, value=value, reason="")
     assert "reason" in error.value.message_dict
 
 
@@ -156,8 +159,8 @@ def test_a_second_decision_is_a_conflict_naming_who_decided_what(manager):
 
 
 def test_the_assignees_manager_and_an_admin_may_decide_nobody_else(admin, manager):
-    boss = UserFactory()
-    assignee = UserFactory(manager=boss)
+    boss = UserFactory(role="manager")
+    assignee = UserFactory(manager=boss, role="manager")
     for person, allowed in ((UserFactory(), False), (manager, False), (boss, True)):
         request = DecisionRequestFactory(assignee=assignee)
         if allowed:
@@ -170,7 +173,7 @@ def test_the_assignees_manager_and_an_admin_may_decide_nobody_else(admin, manage
 
 def test_reassign_and_cancel_are_audited_with_who_and_why(admin):
     request = DecisionRequestFactory()
-    other = UserFactory()
+    other = UserFactory(role="manager")
     services.reassign(request=request, by=admin, assignee=other, reason="On leave this week")
     record = request.history.latest()
     assert record.history_user == admin
@@ -297,3 +300,133 @@ def test_evidence_with_a_null_character_is_refused_naming_the_field(admin):
     with pytest.raises(ValidationError) as error:
         _create(LiveAutomationFactory(), admin, evidence={"Domain": "acme\x00.com"})
     assert "evidence" in error.value.message_dict
+
+
+# --- issue 15 §3: the permit, values, hand-offs -----------------------------------------------
+def _merge(**kwargs):
+    return DecisionRequestFactory(kind="duplicate_merge", **kwargs)
+
+
+def _stop(automation, how, by):
+    if how == "held":
+        hold_place(automation=automation, source="manual", reason="Merges broke the account hierarchy", by=by)
+        return "Merges broke the account hierarchy"
+    automation.__class__.objects.filter(pk=automation.pk).update(status=how)
+    return {"paused": "Paused", "retired": "Retired", "in_design": "In design"}[how]
+
+
+@pytest.mark.parametrize("how", ["paused", "held", "retired", "in_design"])
+def test_approving_for_an_automation_whose_permit_is_not_live_is_refused_with_the_reason(admin, how):
+    request = _merge()
+    reason = _stop(request.automation, how, admin)
+    with pytest.raises(Conflict) as error:
+        services.decide(request=request, by=request.assignee, option="approve_merge")
+    assert reason in error.value.message and "Approve merge" in error.value.message
+    assert any(reason in r for r in error.value.extra["reasons"])
+    assert error.value.extra["mode"] == "blocked"
+    assert not Decision.objects.exists()
+    request.refresh_from_db()
+    assert request.status == "open"
+
+
+@pytest.mark.parametrize("how", ["paused", "held", "retired"])
+def test_reject_and_request_review_stay_possible_when_the_permit_is_not_live(admin, how):
+    rejected, reviewed = _merge(), _merge()
+    _stop(rejected.automation, how, admin)
+    _stop(reviewed.automation, how, admin)
+    decision = services.decide(request=rejected, by=rejected.assignee, option="reject", reason="Different companies")
+    assert decision.option == "reject"
+    reviewer = UserFactory(role="manager")
+    handoff = services.decide(request=reviewed, by=reviewed.assignee, option="request_review", value=reviewer.username)
+    assert handoff.to == reviewer
+
+
+def test_other_acting_options_are_refused_too_and_dismissals_are_not(admin):
+    held = DecisionRequestFactory(kind="forecast_risk_alert")
+    _stop(held.automation, "held", admin)
+    for option, value in (("confirm_risk", ""), ("update_category", "Best case")):
+        with pytest.raises(Conflict):
+            services.decide(request=held, by=held.assignee, option=option, value=value)
+    services.decide(request=held, by=held.assignee, option="dismiss", reason="Meeting booked")
+
+
+NO_VALUE = [(k, o) for k, o in ALL_OPTIONS if not o.needs_value]
+
+
+@pytest.mark.parametrize(("kind", "option"), NO_VALUE, ids=[o.value for _, o in NO_VALUE])
+def test_an_option_that_takes_no_value_refuses_one_naming_value(kind, option):
+    request = DecisionRequestFactory(kind=kind)
+    with pytest.raises(ValidationError) as error:
+        services.decide(request=request, by=request.assignee, option=option.value, value="jsmith", reason="because")
+    assert "value" in error.value.message_dict
+    assert "takes no value" in " ".join(error.value.message_dict["value"])
+    assert not Decision.objects.exists()
+
+
+def _notices_to(user, request):
+    return Delivery.objects.filter(recipient=user, about=f"decisions.request:{request.pk}")
+
+
+def test_escalate_keeps_the_request_open_and_reassigns_it_to_the_manager_who_is_notified():
+    boss = UserFactory(role="manager", email="boss@example.com")
+    assignee = UserFactory(role="manager", manager=boss)
+    request = DecisionRequestFactory(assignee=assignee)
+    handoff = services.decide(request=request, by=assignee, option="escalate", reason="Too big for me")
+    request.refresh_from_db()
+    assert isinstance(handoff, services.Handoff) and handoff.to == boss
+    assert (request.status, request.assignee, request.escalated_to) == ("open", boss, boss)
+    assert request.closed_at is None and not Decision.objects.exists()
+    record = request.history.latest()
+    assert record.history_user == assignee
+    assert record.history_change_reason == f"Escalate by {assignee}: from {assignee} to {boss}: Too big for me"
+    (notice,) = _notices_to(boss, request)
+    assert notice.kind == "decision_request" and "Decide:" in notice.subject
+    assert [m.to for m in mail.outbox] == [["boss@example.com"]]
+    assert "chose “Escalate”" in mail.outbox[0].body and "Too big for me" in mail.outbox[0].body
+    # The request now waits for the manager, who decides it; the former assignee no longer may.
+    with pytest.raises(Forbidden):
+        services.decide(request=request, by=assignee, option="accept_owner")
+    services.decide(request=request, by=boss, option="accept_owner")
+    request.refresh_from_db()
+    assert request.status == "decided" and request.decision.decided_by == boss
+
+
+def test_escalate_without_a_manager_who_may_decide_is_refused():
+    request = DecisionRequestFactory(assignee=UserFactory(role="manager"))
+    with pytest.raises(ValidationError) as error:
+        services.decide(request=request, by=request.assignee, option="escalate")
+    assert "no manager to escalate to" in " ".join(error.value.message_dict["option"])
+    viewer_boss = UserFactory(role="viewer")
+    request = DecisionRequestFactory(assignee=UserFactory(role="manager", manager=viewer_boss))
+    with pytest.raises(ValidationError) as error:
+        services.decide(request=request, by=request.assignee, option="escalate")
+    assert "decide capability" in " ".join(error.value.message_dict["option"])
+    request.refresh_from_db()
+    assert request.status == "open" and request.assignee != viewer_boss
+
+
+def test_request_review_keeps_the_request_open_and_reassigns_it_to_the_named_reviewer_who_is_notified():
+    reviewer = UserFactory(username="rita", role="manager", email="rita@example.com")
+    request = _merge()
+    before = request.assignee
+    handoff = services.decide(request=request, by=before, option="request_review", value="rita")
+    request.refresh_from_db()
+    assert handoff.to == reviewer
+    assert (request.status, request.assignee, request.escalated_at) == ("open", reviewer, None)
+    assert request.history.latest().history_change_reason == f"Request review by {before}: from {before} to {reviewer}"
+    assert _notices_to(reviewer, request).count() == 1
+    assert ["rita@example.com"] in [m.to for m in mail.outbox]
+    services.decide(request=request, by=reviewer, option="reject", reason="Two subsidiaries, not duplicates")
+    request.refresh_from_db()
+    assert request.decision.decided_by == reviewer
+
+
+def test_request_review_needs_a_reviewer_who_may_decide():
+    UserFactory(username="victor", role="viewer")
+    request = _merge()
+    for value, says in (("", "needs a value"), ("nobody", "No active person"), ("victor", "decide capability")):
+        with pytest.raises(ValidationError) as error:
+            services.decide(request=request, by=request.assignee, option="request_review", value=value)
+        assert says in " ".join(error.value.message_dict["value"])
+    request.refresh_from_db()
+    assert request.status == "open"

@@ -90,7 +90,7 @@ def test_a_missing_value_is_shown_on_the_card_naming_it(login, manager):
 
 def test_a_second_decider_sees_who_decided_what(login, manager, admin):
     request = DecisionRequestFactory(assignee=manager)
-    services.decide(request=request, by=admin, option="escalate")
+    services.decide(request=request, by=admin, option="accept_owner")
     response = login(manager).post(reverse("decisions:decide", args=[request.pk]), {"option": "accept_owner"}, **HTMX)
     assert "Already decided by Alice Admin" in response.content.decode()
     assert login(manager).post(reverse("decisions:decide", args=[request.pk]), {"option": "x"}).status_code == 409
@@ -112,7 +112,8 @@ def test_the_automation_page_shows_the_override_rate_and_reasons(login, viewer):
         ("override", "Rep on leave"),
     ):
         request = DecisionRequestFactory(automation=automation)
-        services.decide(request=request, by=request.assignee, option=option, value="x", reason=reason)
+        value = "x" if option == "override" else ""
+        services.decide(request=request, by=request.assignee, option=option, value=value, reason=reason)
     body = login(viewer).get(automation.get_absolute_url()).content.decode()
     assert "Override rate: <strong>50 %</strong> (2 of 4" in body
     assert "Wrong territory" in body and "Rep on leave" in body
@@ -199,7 +200,7 @@ def test_an_admin_sets_a_webhook_and_the_secret_is_never_shown(login, admin):
 
 def test_reassign_and_cancel_from_the_page(login, admin):
     request = DecisionRequestFactory()
-    other = UserFactory(username="dana")
+    other = UserFactory(username="dana", role="manager")
     client = login(admin)
     client.post(reverse("decisions:reassign", args=[request.pk]), {"assignee": "dana", "reason": "Covers EMEA"})
     request.refresh_from_db()
@@ -208,3 +209,39 @@ def test_reassign_and_cancel_from_the_page(login, admin):
     request.refresh_from_db()
     assert request.status == "cancelled"
     assert "Lead deleted" in client.get(reverse("decisions:detail", args=[request.pk])).content.decode()
+
+
+# --- issue 15 §3 ------------------------------------------------------------------------------
+def test_a_viewer_assignee_sees_no_options_and_posting_one_is_403(login):
+    viewer = UserFactory(role="viewer")
+    request = DecisionRequestFactory(assignee=viewer)
+    client = login(viewer)
+    body = client.get(reverse("decisions:detail", args=[request.pk])).content.decode()
+    assert 'name="option"' not in body
+    assert client.post(reverse("decisions:decide", args=[request.pk]), {"option": "accept_owner"}).status_code == 403
+    assert not Decision.objects.exists()
+
+
+def test_approving_on_the_page_for_a_paused_automation_is_409_with_the_reason(login, manager):
+    request = DecisionRequestFactory(assignee=manager)
+    request.automation.__class__.objects.filter(pk=request.automation.pk).update(status="paused")
+    response = login(manager).post(reverse("decisions:decide", args=[request.pk]), {"option": "accept_owner"}, **HTMX)
+    assert "may not act now" in response.content.decode() and "Paused" in response.content.decode()
+    assert (
+        login(manager).post(reverse("decisions:decide", args=[request.pk]), {"option": "accept_owner"}).status_code
+        == 409
+    )
+    assert not Decision.objects.exists()
+
+
+def test_escalating_on_the_page_says_who_it_waits_for_now(login):
+    boss = UserFactory(role="manager", first_name="Bea", last_name="Boss")
+    assignee = UserFactory(role="manager", manager=boss)
+    request = DecisionRequestFactory(assignee=assignee)
+    response = login(assignee).post(reverse("decisions:decide", args=[request.pk]), {"option": "escalate"}, **HTMX)
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert "Escalate: it now waits for Bea Boss, who is notified." in body
+    assert 'name="option"' not in body  # the former assignee may no longer decide it
+    request.refresh_from_db()
+    assert request.is_open and request.assignee == boss

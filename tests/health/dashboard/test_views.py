@@ -63,3 +63,44 @@ def test_the_trends_are_charts_that_add_no_number_or_link_to_the_dashboard(admin
     trends = trends[: trends.index("</section>")]
     assert trends.count("pygal-sparkline") == 2 and "Recommendations per month" in trends
     assert "<a " not in trends and "<script" not in trends
+
+
+# --- issue 15 §3: the decision tiles, followed as each role -----------------------------------
+def _decision_tiles(html: str) -> list[tuple[str, str, int]]:
+    """(label, url, number) of each decision tile in the "Needs attention" list."""
+    import re
+    from html import unescape
+
+    section = html[html.index('id="attention-heading"') :]
+    section = section[: section.index("</section>")]
+    tiles = re.findall(r'href="([^"]+)">\s*([^<]+?)\s*<span class="badge[^"]*">(\d+)</span>', section)
+    return [(label, unescape(url), int(n)) for url, label, n in tiles if "ecisions" in label]
+
+
+@pytest.mark.parametrize("role", ["revops_admin", "manager", "viewer"])
+def test_each_decision_tile_opens_a_page_the_role_may_open_listing_as_many_as_it_counts(client, role):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from tests.approvals.decisions.factories import DecisionRequestFactory
+
+    person = UserFactory(role=role)
+    past, later = timezone.now() - timedelta(hours=2), timezone.now() + timedelta(hours=5)
+    report = UserFactory(role="manager", manager=person)
+    for assignee, due in ((person, past), (person, later), (report, past), (report, later)):
+        DecisionRequestFactory(assignee=assignee, due_at=due)
+    DecisionRequestFactory(due_at=past)  # waits for someone else
+    DecisionRequestFactory(due_at=later)
+    client.force_login(person)
+
+    tiles = _decision_tiles(client.get(reverse("dashboard:dashboard")).content.decode())
+
+    assert len(tiles) == 2, tiles
+    for label, url, number in tiles:
+        page = client.get(url)
+        assert page.status_code == 200, f"{label} → {url} as {role}: {page.status_code}"
+        rows = page.content.decode().count('class="card decision-card')
+        assert rows == number, f"{label} counts {number}, {url} lists {rows} as {role}"
+    # An admin counts every open request; anyone else what waits for them and their reports.
+    assert [n for _, _, n in tiles] == {"revops_admin": [6, 3], "manager": [4, 2], "viewer": [4, 2]}[role]
