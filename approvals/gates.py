@@ -80,9 +80,13 @@ class Agreement:
         )
 
 
-def shadow_agreement(automation: Automation) -> Agreement:
-    """Agreement of the current version's shadow runs with the humans (one aggregate query)."""
-    row = ShadowObservation.objects.filter(automation=automation, automation_version=automation.version).aggregate(
+def shadow_agreement(automation: Automation, *, recorded_before=None) -> Agreement:
+    """Agreement of the current version's shadow runs with the humans (one aggregate query);
+    `recorded_before`: only those recorded by then (what a move into live saw)."""
+    observations = ShadowObservation.objects.filter(automation=automation, automation_version=automation.version)
+    if recorded_before is not None:
+        observations = observations.filter(created_at__lte=recorded_before)
+    row = observations.aggregate(
         n=Count("pk"), agreed=Count("pk", filter=Q(agreed=True))
     )
     return Agreement(
@@ -260,6 +264,66 @@ def launch_plan(automation: Automation) -> list[Check]:
     ]
 
 
+def requirements(automation: Automation, status: str, *, standing: bool = False) -> list[Check]:
+    """What being in `status` demands of the automation's current version: the one statement of the
+    invariant. A move's gate checks it before the move (with who may move and why, and no open
+    hold); `invariant_violations` checks it of every automation as it stands.
+
+    - approved, shadow, live: an approved packet of the current version meeting the approver
+      rule of the current tier;
+    - shadow, live: the readiness checklist complete and the test plan passed for that version;
+    - live: the shadow bar met for that version, or the low-tier exemption (no shadow run at all).
+
+    `standing`: of an automation already there, the evidence only (packet, ticks, test plan, shadow
+    runs, all of its version). What the registry documents (owners, exception path, trusted data)
+    is checked at every move; its later loss is a health finding, not an undone launch."""
+    status = LifecycleStatus(status)
+    checks = []
+    if status in (S.APPROVED, S.SHADOW, S.LIVE):
+        packet = approved_packet(automation)
+        checks.append(
+            Check(
+                f"An approved packet for version {automation.version}",
+                packet is not None,
+                f"packet v{packet.number}" if packet else "no packet approved for the current version",
+            )
+        )
+    if status in (S.SHADOW, S.LIVE):
+        items = readiness(automation)
+        if standing:
+            evidence = {str(i.label) for i in (*MANUAL_ITEMS, ReadinessItem.TEST_CASES)}
+            items = [c for c in items if c.label in evidence]
+        missing = [c.label for c in items if not c.met]
+        checks.append(
+            Check("Readiness checklist complete", not missing, f"missing: {', '.join(missing)}" if missing else "")
+        )
+        tests = test_plan(automation)
+        failing = [f"{c.label} ({c.detail})" for c in tests if not c.met]
+        checks.append(
+            Check("Test plan complete and passed", not failing, f"missing: {', '.join(failing)}" if failing else "")
+        )
+    if status == S.LIVE:
+        went_live = None
+        if standing:
+            # As it stands, live was entered by its last move there: judged on what that move saw.
+            move = automation.lifecycle_moves.filter(to_status=S.LIVE).order_by("-created_at", "-pk").first()
+            went_live = move.created_at if move else None
+        agreement = shadow_agreement(automation, recorded_before=went_live)
+        if automation.risk_tier == RiskTier.LOW and not agreement.decisions:
+            # The guide's exemption: a low-tier automation may skip shadow mode; one that ran in
+            # shadow for this version is held to what its shadow runs showed.
+            checks.append(Check("Shadow period", True, "optional for low tier"))
+        else:
+            checks.append(
+                Check(
+                    "Shadow agreement meets the bar",
+                    agreement.meets_bar,
+                    f"version {automation.version}: {agreement.explanation}",
+                )
+            )
+    return checks
+
+
 def gate(automation: Automation, to: str, *, by=None, reason: str | None = None) -> Gate:
     """Every condition of one move, met or not. `by` adds who-may-move; `reason` is checked unless None
     (a page shows the gate before anyone has written a reason)."""
@@ -284,42 +348,7 @@ def gate(automation: Automation, to: str, *, by=None, reason: str | None = None)
         )
     if to in NEEDS_REASON and reason is not None:
         checks.append(Check("A reason is given", bool((reason or "").strip()), "say why; it is kept in the history"))
-    if to in (S.APPROVED, S.SHADOW, S.LIVE):
-        packet = approved_packet(automation)
-        checks.append(
-            Check(
-                f"An approved packet for version {automation.version}",
-                packet is not None,
-                f"packet v{packet.number}" if packet else "no packet approved for the current version",
-            )
-        )
-    # Every gate of shadow and live is checked on every move there, resuming from paused included:
-    # evidence counts only for the current version, and it may have changed while paused.
-    if to in (S.SHADOW, S.LIVE):
-        items = readiness(automation)
-        missing = [c.label for c in items if not c.met]
-        checks.append(
-            Check("Readiness checklist complete", not missing, f"missing: {', '.join(missing)}" if missing else "")
-        )
-        tests = test_plan(automation)
-        failing = [f"{c.label} ({c.detail})" for c in tests if not c.met]
-        checks.append(
-            Check("Test plan complete and passed", not failing, f"missing: {', '.join(failing)}" if failing else "")
-        )
-    if to == S.LIVE:
-        agreement = shadow_agreement(automation)
-        if automation.risk_tier == RiskTier.LOW and not agreement.decisions:
-            # The guide's exemption: a low-tier automation may skip shadow mode; one that ran in
-            # shadow for this version is held to what its shadow runs showed.
-            checks.append(Check("Shadow period", True, "optional for low tier"))
-        else:
-            checks.append(
-                Check(
-                    "Shadow agreement meets the bar",
-                    agreement.meets_bar,
-                    f"version {automation.version}: {agreement.explanation}",
-                )
-            )
+    checks.extend(requirements(automation, to))
     if to in (S.SHADOW, S.LIVE):
         holds = list(automation.holds.filter(released_at__isnull=True).values_list("reason", flat=True))
         checks.append(

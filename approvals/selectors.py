@@ -7,6 +7,7 @@ from django.db.models import Exists, F, OuterRef
 from django.utils.html import escape
 from django.utils.safestring import mark_safe
 
+from registry.choices import LifecycleStatus
 from registry.models import Automation
 from revops_gov.roles import can_decide
 
@@ -123,3 +124,36 @@ def packet_get(*, automation: Automation, number: int) -> ApprovalPacket:
         .prefetch_related(*REVIEWS_PREFETCH)
         .get(automation=automation, number=number)
     )
+
+
+def invariant_violations(automation: Automation) -> list[str]:
+    """Every way the automation breaks the lifecycle's invariant as it stands (empty: none).
+
+    - what its status demands of its current version (gates.requirements: the packet and its
+      approver rule for approved and beyond; readiness and the test plan for shadow and live; the
+      shadow bar for live);
+    - a live automation under an open hold is not allowed to act (its permit says blocked);
+    - its status is where its lifecycle moves lead: each move starts where the one before ended,
+      the last ends at today's status, and an automation without moves is still as it was born."""
+    from registry.services import BORN_STATUSES
+
+    from . import gates
+    from .permit import permit_for
+
+    problems = [
+        f"{automation.get_status_display()} without {c.label.lower()}: {c.detail}".rstrip(": ")
+        for c in gates.requirements(automation, automation.status, standing=True)
+        if not c.met
+    ]
+    held = automation.status == LifecycleStatus.LIVE and automation.holds.filter(released_at__isnull=True).exists()
+    if held and permit_for(automation).mode != "blocked":
+        problems.append("Live under an open hold, and the permit does not say blocked")
+    moves = list(automation.lifecycle_moves.order_by("created_at", "pk"))
+    if not moves and automation.status not in BORN_STATUSES:
+        problems.append(f"{automation.get_status_display()} without any lifecycle move")
+    for before, after in zip(moves, moves[1:], strict=False):
+        if before.to_status != after.from_status:
+            problems.append(f"A status change without its move: {before.to_status} → {after.from_status}")
+    if moves and moves[-1].to_status != automation.status:
+        problems.append(f"A status change without its move: {moves[-1].to_status} → {automation.status}")
+    return problems

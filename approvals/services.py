@@ -228,6 +228,18 @@ def _require_govern(by: User) -> None:
         raise Forbidden("Only RevOps admins write the test plan and record its runs.")
 
 
+def _require_plan_open(automation: Automation) -> None:
+    """The test plan of a version in shadow or live is the evidence it launched on: it is changed
+    (and re-run) for a new version, after a material change sends the automation back to design."""
+    if automation.status in (LifecycleStatus.SHADOW, LifecycleStatus.LIVE):
+        raise Conflict(
+            f"{automation.name} is {automation.get_status_display().lower()}: its test plan for version "
+            f"{automation.version} is the evidence it was launched on. Pause it or change it (back to design) "
+            "to write or re-run cases.",
+            {"status": automation.status},
+        )
+
+
 @transaction.atomic
 def test_case_save(
     *,
@@ -241,6 +253,7 @@ def test_case_save(
     """Write a case of the test plan, or edit one (kind, situation, expected result). Editing
     keeps the case's runs: they are history, and a failed case is re-run after the edit."""
     _require_govern(by)
+    _require_plan_open(_lock(automation))
     if case is not None and case.automation_id != automation.pk:
         raise ValidationError({"case": "This case belongs to another automation."})
     if kind not in TestKind.values:
@@ -263,6 +276,7 @@ def test_case_run(*, case: TestCase, by: User, passed: bool, actual: str) -> Tes
     test plan (gates.test_plan)."""
     _require_govern(by)
     automation = _lock(case.automation)
+    _require_plan_open(automation)
     actual = (actual or "").strip()
     errors = {}
     if not isinstance(passed, bool):
@@ -286,7 +300,8 @@ test_case_run.__test__ = False
 def shadow_observations_record(*, automation: Automation, observations: Iterable[dict], by: User | None) -> int:
     """Record shadow runs: {event_id, automation_action, human_action, agreed, observed_at} each.
     Idempotent on (automation, event_id): the same event twice is stored once. Returns how many
-    were new."""
+    were new. A comparison may complete late (the human's outcome after the automation went
+    live): it is stored, and counts for the next move into live, never for the one already made."""
     rows = []
     errors = {}
     for index, obs in enumerate(observations):

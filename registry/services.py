@@ -74,7 +74,7 @@ AUTOMATION_INPUT_FIELDS = (
     *SCHEDULE_FIELDS,
 )
 # A change to one of these is material: the version goes up and any approval no longer covers it.
-MATERIAL_FIELDS = frozenset({"trigger", "rule", "data_fields", *IMPACT_FLAG_FIELDS})
+MATERIAL_FIELDS = frozenset({"trigger", "rule", "data_fields", "risk_tier_override", *IMPACT_FLAG_FIELDS})
 
 
 def _require_reason(reason: str) -> str:

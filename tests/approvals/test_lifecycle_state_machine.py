@@ -1,178 +1,338 @@
-"""Hypothesis state machine over lifecycle moves, packet edits, submissions, reviews and registry
-edits: an automation is never live (or shadow) without an approved packet of its current version,
-and retired never moves."""
+"""The lifecycle's invariant, tried as people and machines would try to walk around it.
+
+A hypothesis state machine whose rules are the product's real entry points: the services, the web
+forms through the Django test client, the API with an admin's token and with an integration's,
+the CSV import. Admins, managers, a viewer and the failure owner play them in random order: lifecycle
+moves, registrations asking for any status, impact-flag, rule and tier edits, packet edits,
+submissions and reviews, readiness ticks, test runs, shadow observations, holds. After every step,
+for every automation: `approvals.selectors.invariant_violations` is empty (its status has what it
+demands of the current version, and every status change has its LifecycleMove), and nothing
+answered a 500."""
 
 import contextlib
+import csv
+import io
+from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.test import Client
 from hypothesis import HealthCheck, event
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
+from rest_framework.test import APIClient
 
-from approvals import gates, services
-from approvals.choices import PacketState
-from approvals.models import ApprovalPacket
+from approvals import services
+from approvals.choices import TestKind
+from approvals.models import ApprovalPacket, TestCase
+from approvals.selectors import invariant_violations
+from registry import csv_io
 from registry import services as registry_services
 from registry.choices import LifecycleStatus
+from registry.models import Automation
+from registry.risk import IMPACT_FLAG_FIELDS
 from revops_gov.errors import ApplicationError
 from revops_gov.roles import Role
-from tests.approvals.factories import make_ready
-from tests.factories import UserFactory
-from tests.registry.factories import AutomationFactory
+from tests.factories import UserFactory, integration_token, personal_token
+from tests.registry.factories import AutomationFactory, DataFieldFactory
 
 pytestmark = pytest.mark.django_db
 
-
+S = LifecycleStatus
+STATUSES = [s for s in LifecycleStatus.values if s != S.RETIRED]
 REACHED: set[str] = set()
+REFUSED = (ApplicationError, ValidationError)
+PEOPLE = ("admin", "manager", "second_manager", "viewer", "failure_owner")
+PATHS = ("service", "web", "api-admin", "api-integration")
+FLAG = IMPACT_FLAG_FIELDS[-1]  # a flag short of high tier: it changes the tier, not always to high
+SECTIONS = {"workflow_step": "Routing", "audit_trail": "Lead history"}
 
 
 class Lifecycle(RuleBasedStateMachine):
     @initialize()
     def setup(self):
-        self.admin = UserFactory(role=Role.ADMIN)
-        self.managers = [UserFactory(role=Role.MANAGER) for _ in range(3)]
-        self.automation = AutomationFactory(status="in_design", merges_records=True, rule_owner=self.managers[0])
-        make_ready(self.automation, self.admin)
-        self.retired = False
+        # Each example runs in a savepoint rolled back at its end: the next starts from nothing.
+        self._example = transaction.atomic()
+        self._example.__enter__()
+        self.people = {
+            "admin": UserFactory(role=Role.ADMIN, username="ada"),
+            "manager": UserFactory(role=Role.MANAGER, username="mona"),
+            "second_manager": UserFactory(role=Role.MANAGER, username="max"),
+            "viewer": UserFactory(role=Role.VIEWER, username="vic"),
+            "failure_owner": UserFactory(role=Role.VIEWER, username="fay"),
+        }
+        self.rule_owner = UserFactory(role=Role.MANAGER, username="rory")
+        field = DataFieldFactory(status="trusted")
+        self.automations = []
+        for key, high in (("dedupe", True), ("reminder", False)):
+            automation = AutomationFactory(
+                key=key,
+                system="salesforce",
+                status=S.PROPOSED,
+                merges_records=high,
+                rule_owner=self.rule_owner,
+                failure_owner=self.people["failure_owner"],
+                exception_owner=self.rule_owner,
+                exception_path="Unplaced records go to the RevOps queue.",
+            )
+            automation.data_fields.add(field)
+            self.automations.append(automation.key)
+        self.tokens = {
+            "api-admin": personal_token(self.people["admin"]),
+            "api-integration": integration_token(name="salesforce-prod", system="salesforce"),
+        }
         self.n = 0
 
-    def _refresh(self):
-        self.automation.refresh_from_db()
+    def teardown(self):
+        if hasattr(self, "_example"):
+            transaction.set_rollback(True)
+            self._example.__exit__(None, None, None)
 
+    # --- helpers ------------------------------------------------------------------------------
+    def _automation(self, index) -> Automation:
+        return Automation.objects.get(key=self.automations[index % len(self.automations)])
+
+    def _api(self, path):
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {self.tokens[path]}")
+        return client
+
+    def _web(self, who):
+        client = Client()
+        client.force_login(self.people[who])
+        return client
+
+    @staticmethod
+    def _answered(response):
+        assert response.status_code < 500, (response.status_code, response.content[:500])
+        return response
+
+    # --- lifecycle moves, every way in ----------------------------------------------------------
     @rule(
-        to=st.sampled_from([s for s in LifecycleStatus.values if s != LifecycleStatus.RETIRED]),
+        index=st.integers(0, 1),
+        to=st.sampled_from(STATUSES),
+        who=st.sampled_from(PEOPLE),
+        path=st.sampled_from(PATHS),
         with_reason=st.booleans(),
     )
-    def move(self, to, with_reason):
-        self._move(to, with_reason)
-
-    @precondition(lambda self: self.n >= 6)
-    @rule(with_reason=st.booleans())
-    def retire(self, with_reason):
-        """Retiring ends the story, so it comes only after some work (else most runs stop early)."""
-        self._move(LifecycleStatus.RETIRED, with_reason)
-
-    def _move(self, to, with_reason):
-        self._refresh()
-        before = self.automation.status
-        try:
-            services.transition(
-                automation=self.automation, to=to, by=self.admin, reason="Because" if with_reason else ""
-            )
-        except ApplicationError:
-            self._refresh()
-            assert self.automation.status == before
+    def move(self, index, to, who, path, with_reason):
+        automation = self._automation(index)
+        reason = "Because" if with_reason else ""
+        if path == "service":
+            with contextlib.suppress(*REFUSED):
+                services.transition(automation=automation, to=to, by=self.people[who], reason=reason)
+        elif path == "web":
+            self._answered(self._web(who).post(f"/automations/{automation.key}/move/", {"to": to, "reason": reason}))
         else:
-            assert before != LifecycleStatus.RETIRED
-            self.retired = to == LifecycleStatus.RETIRED
+            self._answered(
+                self._api(path).post(
+                    f"/api/v1/automations/{automation.key}/transition/", {"to": to, "reason": reason}, format="json"
+                )
+            )
+        if Automation.objects.get(pk=automation.pk).status == to:
             event(f"moved to {to}")
             REACHED.add(to)
 
-    @rule()
-    def edit_packet(self):
-        packet = services.packet_create_draft(automation=self.automation, by=self.admin)
-        services.packet_update(
-            packet=packet,
-            by=self.admin,
-            workflow_step="Routing",
-            audit_trail="Lead history",
-            rollback_runner=self.admin,
-            rollback_steps=f"Turn it off ({self.n})",
-        )
+    @precondition(lambda self: self.n >= 4)
+    @rule(index=st.integers(0, 1))
+    def retire(self, index):
+        with contextlib.suppress(*REFUSED):
+            services.transition(
+                automation=self._automation(index), to=S.RETIRED, by=self.people["admin"], reason="Replaced"
+            )
+
+    # --- registering with any status ----------------------------------------------------------
+    @rule(status=st.sampled_from(LifecycleStatus.values), path=st.sampled_from(("api-admin", "api-integration", "csv")))
+    def register(self, status, path):
         self.n += 1
+        key = f"found-{self.n}"
+        if path == "csv":
+            header = ["key", "name", "business_purpose", "workflow_type", "team", "system", "trigger", "rule", "status"]
+            values = [key, "Found flow", "Keeps data clean", "crm_hygiene", "revops", "salesforce", "Nightly", "Rule"]
+            buffer = io.StringIO()
+            csv.writer(buffer).writerows([header, [*values, status]])
+            with contextlib.suppress(*REFUSED):
+                csv_io.import_automations(content=buffer.getvalue().encode(), by=self.people["admin"])
+        else:
+            body = {
+                "key": key,
+                "name": "Found flow",
+                "business_purpose": "Keeps data clean",
+                "workflow_type": "crm_hygiene",
+                "team": "revops",
+                "system": "salesforce",
+                "trigger": "Nightly",
+                "rule": "Rule",
+                "status": status,
+                "change_reason": "Found in the CRM",
+            }
+            self._answered(self._api(path).post("/api/v1/automations/", body, format="json"))
 
-    @rule()
-    def edit_submitted_packet(self):
-        packet = ApprovalPacket.objects.filter(automation=self.automation, state=PacketState.SUBMITTED).first()
-        if packet:
-            services.packet_update(packet=packet, by=self.admin, rule=f"Reworded {self.n}")
-            self.n += 1
+    # --- registry edits: material or not, every way in ------------------------------------------
+    @rule(
+        index=st.integers(0, 1),
+        change=st.sampled_from(("flag", "rule", "raise", "clear", "purpose")),
+        path=st.sampled_from(("service", "api-admin", "api-integration", "csv")),
+    )
+    def edit(self, index, change, path):
+        automation = self._automation(index)
+        self.n += 1
+        changes = {
+            "flag": {FLAG: not getattr(automation, FLAG)},
+            "rule": {"rule": f"Rule {self.n}"},
+            "raise": {"risk_tier_override": "high", "risk_tier_override_reason": "Board metric"},
+            "clear": {"risk_tier_override": "", "risk_tier_override_reason": ""},
+            "purpose": {"business_purpose": f"Purpose {self.n}"},
+        }[change]
+        if path == "service":
+            with contextlib.suppress(*REFUSED):
+                registry_services.automation_update(
+                    automation=automation, by=self.people["admin"], reason="Edit", **changes
+                )
+        elif path == "csv":
+            header = ["key", *changes]
+            values = [automation.key, *("yes" if v is True else "no" if v is False else v for v in changes.values())]
+            buffer = io.StringIO()
+            csv.writer(buffer).writerows([header, values])
+            with contextlib.suppress(*REFUSED):
+                csv_io.import_automations(content=buffer.getvalue().encode(), by=self.people["admin"])
+        else:
+            self._answered(
+                self._api(path).patch(
+                    f"/api/v1/automations/{automation.key}/", {**changes, "change_reason": "Edit"}, format="json"
+                )
+            )
 
-    @rule()
-    def submit(self):
-        draft = ApprovalPacket.objects.filter(automation=self.automation, state=PacketState.DRAFT).first()
-        if draft:
-            services.packet_submit(packet=draft, by=self.admin)
+    # --- the packet ---------------------------------------------------------------------------
+    @rule(index=st.integers(0, 1))
+    def write_and_submit_packet(self, index):
+        automation = self._automation(index)
+        self.n += 1
+        with contextlib.suppress(*REFUSED):
+            packet = services.packet_create_draft(automation=automation, by=self.people["admin"])
+            packet = services.packet_update(
+                packet=packet,
+                by=self.people["admin"],
+                **SECTIONS,
+                rollback_runner=self.people["admin"],
+                rollback_steps=f"Turn it off ({self.n})",
+            )
+            services.packet_submit(packet=packet, by=self.people["admin"])
 
-    @rule(who=st.integers(0, 3), verdict=st.sampled_from(["approve", "approve", "reject", "changes_requested"]))
-    def review_one(self, who, verdict):
-        self.review(who=who, verdict=verdict)
-
-    def review(self, *, who, verdict):
-        packet = ApprovalPacket.objects.filter(automation=self.automation, state=PacketState.SUBMITTED).first()
-        if packet:
-            person = [*self.managers, self.admin][who]
-            with contextlib.suppress(ApplicationError):
-                services.packet_review(packet=packet, by=person, verdict=verdict, comment="Reason")
-
-    @rule()
-    def write_submit_and_approve(self):
-        """The whole happy path of a packet in one step, so the machine reaches the gated moves."""
-        self.edit_packet()
-        self.submit()
-        for person in self.managers[1:]:
-            self.review(who=self.managers.index(person), verdict="approve")
-
-    @rule(then=st.sampled_from([LifecycleStatus.APPROVED, LifecycleStatus.SHADOW, LifecycleStatus.LIVE]))
-    def approve_then_move(self, then):
-        """A packet approved, then a gated move right after it: the path most runs would miss."""
-        self.write_submit_and_approve()
-        self._move(LifecycleStatus.APPROVED, True)
-        self._move(then, True)
-
-    @rule()
-    def shadow_agreed_then_live(self):
-        """The whole road to live in one step: approved, shadow, enough agreeing decisions, live."""
-        self.approve_then_move(LifecycleStatus.SHADOW)
-        self.shadow_run(agreed=True)
-        self.shadow_run(agreed=True)
-        self._move(LifecycleStatus.LIVE, True)
-
-    @rule()
-    def material_registry_edit(self):
-        if self.retired:
+    @rule(
+        index=st.integers(0, 1),
+        who=st.sampled_from(PEOPLE),
+        verdict=st.sampled_from(["approve", "approve", "reject"]),
+        path=st.sampled_from(("service", "web")),
+    )
+    def review(self, index, who, verdict, path):
+        packet = ApprovalPacket.objects.filter(automation=self._automation(index), state="submitted").first()
+        if packet is None:
             return
+        if path == "service":
+            with contextlib.suppress(*REFUSED):
+                services.packet_review(packet=packet, by=self.people[who], verdict=verdict, comment="Reason")
+        else:
+            url = f"/automations/{packet.automation.key}/packets/{packet.number}/review/"
+            self._answered(self._web(who).post(url, {"verdict": verdict, "comment": "Reason"}))
+
+    # --- readiness, the test plan and shadow mode ------------------------------------------------
+    @rule(index=st.integers(0, 1))
+    def get_ready(self, index):
+        automation = self._automation(index)
+        admin = self.people["admin"]
+        with contextlib.suppress(*REFUSED):
+            for item, _ in services.readiness_items_tickable():
+                services.readiness_tick(automation=automation, item=item, note="Done", by=admin)
+            kinds = set(TestCase.objects.filter(automation=automation).values_list("kind", flat=True))
+            for kind in TestKind.values:
+                if kind not in kinds:
+                    services.test_case_save(automation=automation, by=admin, kind=kind, description="d", expected="e")
+            for case in TestCase.objects.filter(automation=automation):
+                services.test_case_run(case=case, by=admin, passed=True, actual="e")
+
+    @rule(index=st.integers(0, 1), passed=st.booleans())
+    def run_a_case(self, index, passed):
+        case = TestCase.objects.filter(automation=self._automation(index)).order_by("?").first()
+        if case:
+            with contextlib.suppress(*REFUSED):
+                services.test_case_run(case=case, by=self.people["admin"], passed=passed, actual="what happened")
+
+    @rule(index=st.integers(0, 1), agreed=st.booleans())
+    def shadow_runs(self, index, agreed):
+        automation = self._automation(index)
         self.n += 1
-        registry_services.automation_update(
-            automation=self.automation, by=self.admin, reason="Edit", rule=f"Rule {self.n}"
+        start = datetime(2026, 11, 20, tzinfo=UTC)
+        observations = [
+            {
+                "event_id": f"e{self.n}-{i}",
+                "automation_action": "a",
+                "human_action": "a" if agreed else "b",
+                "agreed": agreed,
+                "observed_at": (start + timedelta(minutes=i)).isoformat(),
+            }
+            for i in range(3)
+        ]
+        self._answered(
+            self._api("api-integration").post(
+                f"/api/v1/automations/{automation.key}/shadow-observations/",
+                {"observations": observations},
+                format="json",
+            )
         )
 
-    @rule(agreed=st.booleans())
-    def shadow_run(self, agreed):
-        self._refresh()
-        services.shadow_observations_record(
-            automation=self.automation,
-            observations=[
-                {
-                    "event_id": f"e{self.n}",
-                    "automation_action": "a",
-                    "human_action": "a",
-                    "agreed": agreed,
-                    "observed_at": "2026-11-20T10:00:00Z",
-                }
-            ],
-            by=self.admin,
-        )
-        self.n += 1
+    @rule(index=st.integers(0, 1), place=st.booleans())
+    def hold(self, index, place):
+        automation = self._automation(index)
+        with contextlib.suppress(*REFUSED):
+            if place:
+                registry_services.hold_place(
+                    automation=automation, source="manual", reason="Looks wrong", by=self.people["admin"]
+                )
+            else:
+                registry_services.hold_release_source(
+                    automation=automation, source="manual", by=self.people["admin"], note="Checked"
+                )
 
+    @rule(index=st.integers(0, 1))
+    def the_whole_road_to_live(self, index):
+        """Packet approved by two managers, ready, shadow, agreeing runs, live: the path most random
+        runs would miss, so the gated part of the lifecycle is explored too."""
+        automation = self._automation(index)
+        with contextlib.suppress(*REFUSED):
+            services.transition(automation=automation, to=S.IN_DESIGN, by=self.people["admin"], reason="Design")
+        self.write_and_submit_packet(index)
+        for who in ("manager", "second_manager"):
+            self.review(index, who, "approve", "service")
+        self.get_ready(index)
+        for to in (S.APPROVED, S.SHADOW):
+            self.move(index, to, "admin", "service", True)
+        self.shadow_runs(index, True)
+        self.shadow_runs(index, True)
+        self.move(index, S.LIVE, "admin", "api-admin", True)
+
+    @rule(index=st.integers(0, 1), fail_a_case=st.booleans(), path=st.sampled_from(PATHS))
+    def pause_then_resume(self, index, fail_a_case, path):
+        """Paused (by the failure owner, who may), perhaps a case failing while paused, then resumed:
+        the road that used to skip every gate of live."""
+        self.move(index, S.PAUSED, "failure_owner", "web", True)
+        if fail_a_case:
+            self.run_a_case(index, False)
+        self.move(index, S.LIVE, "admin", path, True)
+
+    # --- the invariant ------------------------------------------------------------------------
     @invariant()
-    def never_running_without_an_approved_packet_of_the_current_version(self):
-        if not hasattr(self, "automation"):
+    def every_automation_keeps_the_invariant(self):
+        if not hasattr(self, "people"):
             return
-        self._refresh()
-        if self.automation.status in (LifecycleStatus.LIVE, LifecycleStatus.SHADOW, LifecycleStatus.APPROVED):
-            assert gates.approved_packet(self.automation) is not None
-
-    @invariant()
-    def retired_never_moves(self):
-        if getattr(self, "retired", False):
-            self._refresh()
-            assert self.automation.status == LifecycleStatus.RETIRED
+        for automation in Automation.objects.order_by("key"):
+            assert invariant_violations(automation) == [], (automation.key, automation.status)
 
 
 Lifecycle.TestCase.settings = hsettings(
-    max_examples=15,
+    max_examples=25,
     stateful_step_count=25,
     deadline=None,
     # The same exploration every run, so the check below that it reached the gated part of the
@@ -184,13 +344,11 @@ Lifecycle.TestCase.settings = hsettings(
 
 @pytest.fixture
 def _low_bar(settings):
-    settings.REVOPS = {**settings.REVOPS, "SHADOW_MIN_DECISIONS": 2}
+    settings.REVOPS = {**settings.REVOPS, "SHADOW_MIN_DECISIONS": 5}
 
 
-def test_lifecycle_state_machine(_low_bar):
+def test_no_entry_point_walks_around_the_lifecycle_invariant(_low_bar):
     run = Lifecycle.TestCase("runTest")
     run.runTest()
     print("statuses reached:", sorted(REACHED))
-    # The machine did explore the gated part of the lifecycle, not only refusals (the exploration
-    # is derandomized, so this is the same every run).
-    assert {"approved", "shadow", "live"} <= REACHED
+    assert {"approved", "shadow", "live", "paused"} <= REACHED

@@ -199,7 +199,9 @@ def test_computed_items_cannot_be_ticked(admin):
 
 
 def test_a_test_run_needs_the_actual_result(admin):
-    case = services.test_case_save(automation=AutomationFactory(), by=admin, kind="edge", description="d", expected="e")
+    case = services.test_case_save(
+        automation=AutomationFactory(status="in_design"), by=admin, kind="edge", description="d", expected="e"
+    )
     with pytest.raises(ValidationError) as error:
         services.test_case_run(case=case, by=admin, passed=True, actual="  ")
     assert "actual" in error.value.message_dict

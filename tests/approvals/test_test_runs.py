@@ -14,7 +14,7 @@ from approvals.choices import TestKind
 from approvals.models import TestCase, TestRun
 from registry import services as registry_services
 from registry.models import Automation as RegistryAutomation
-from revops_gov.errors import Forbidden
+from revops_gov.errors import Conflict, Forbidden
 from revops_gov.roles import Role
 from tests.approvals.factories import TestCaseFactory
 from tests.factories import UserFactory
@@ -55,7 +55,7 @@ def test_a_failed_case_can_be_edited_and_re_run_and_the_plan_then_passes(admin):
 
 
 def test_editing_a_case_keeps_its_runs(admin):
-    case = TestCaseFactory(recorded_by=admin, passed=False)
+    case = TestCaseFactory(automation=AutomationFactory(status="in_design"), recorded_by=admin, passed=False)
     services.test_case_save(
         automation=case.automation, by=admin, case=case, kind=TestKind.COMMON, description="New", expected="E"
     )
@@ -104,7 +104,7 @@ def test_a_run_for_version_n_does_not_count_after_a_material_registry_edit_bumps
 
 
 def test_a_run_needs_the_actual_result_and_a_pass_or_fail(admin):
-    case = TestCaseFactory(recorded_by=admin)
+    case = TestCaseFactory(automation=AutomationFactory(status="in_design"), recorded_by=admin)
     with pytest.raises(ValidationError) as error:
         services.test_case_run(case=case, by=admin, passed=None, actual="")
     assert set(error.value.message_dict) == {"passed", "actual"}
@@ -255,3 +255,15 @@ def test_the_migration_turns_existing_results_into_runs_at_the_then_current_vers
     plan = {c.label: c for c in gates.test_plan(RegistryAutomation.objects.get(key="routing"))}
     assert plan[TestKind.COMMON.label].met and not plan[TestKind.EDGE.label].met
     assert plan[TestKind.ROLLBACK.label].detail == "1 of 1 not run for version 3"
+
+
+@pytest.mark.parametrize("status", ["shadow", "live"])
+def test_the_test_plan_of_a_launched_version_is_not_rewritten(admin, status):
+    """Shadow and live stand on their version's test plan: no case written, edited or re-run then."""
+    automation = AutomationFactory(status=status)
+    case = TestCaseFactory(automation=automation, recorded_by=admin, passed=True)
+    with pytest.raises(Conflict, match="evidence it was launched on"):
+        services.test_case_run(case=case, by=admin, passed=False, actual="It broke")
+    with pytest.raises(Conflict, match="evidence it was launched on"):
+        services.test_case_save(automation=automation, by=admin, kind="edge", description="d", expected="e")
+    assert case.runs.count() == 1
