@@ -86,9 +86,7 @@ def shadow_agreement(automation: Automation, *, recorded_before=None) -> Agreeme
     observations = ShadowObservation.objects.filter(automation=automation, automation_version=automation.version)
     if recorded_before is not None:
         observations = observations.filter(created_at__lte=recorded_before)
-    row = observations.aggregate(
-        n=Count("pk"), agreed=Count("pk", filter=Q(agreed=True))
-    )
+    row = observations.aggregate(n=Count("pk"), agreed=Count("pk", filter=Q(agreed=True)))
     return Agreement(
         decisions=row["n"],
         agreed=row["agreed"],

@@ -68,7 +68,11 @@ def world_kwargs(world) -> dict:
 
     automation = world["automation"]
     packet = packet_create_draft(automation=automation, by=world["admin"])
-    case = test_case_save(automation=automation, by=world["admin"], kind="common", description="d", expected="e")
+    # A case of another automation, still in design (a launched version's plan is not rewritten).
+    from tests.registry.factories import AutomationFactory
+
+    designed = AutomationFactory(status="in_design", system=automation.system)
+    case = test_case_save(automation=designed, by=world["admin"], kind="common", description="d", expected="e")
     key = {"key": automation.key}
     return {
         "approvals:transition": key,
@@ -79,8 +83,8 @@ def world_kwargs(world) -> dict:
         "approvals:readiness": key,
         "approvals:readiness-tick": key,
         "approvals:testcase-save": key,
-        "approvals:testcase-edit": {**key, "case": case.pk},
-        "approvals:testcase-run": {**key, "case": case.pk},
+        "approvals:testcase-edit": {"key": designed.key, "case": case.pk},
+        "approvals:testcase-run": {"key": designed.key, "case": case.pk},
         "api:automation-permit": key,
         "api:automation-transition": key,
         "api:automation-shadow-observations": key,
