@@ -2,7 +2,7 @@
 
 import django_filters
 from django import forms
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 
@@ -13,9 +13,21 @@ from .choices import TIER_RANK, DataFieldStatus, LifecycleStatus, OwnerRole, Ris
 from .models import Automation, ChangeEvent, DataField
 
 
+class YesNoField(django_filters.fields.ChoiceField):
+    """`yes`/`no` are read as `true`/`false` (links people type or share say yes and no)."""
+
+    ALIASES = {"yes": "true", "no": "false"}
+
+    def to_python(self, value):
+        value = super().to_python(value)
+        return self.ALIASES.get(value.lower(), value.lower()) if isinstance(value, str) and value else value
+
+
 @extend_schema_field(OpenApiTypes.BOOL)
 class YesNoFilter(django_filters.ChoiceFilter):
-    """A boolean filter that accepts exactly `true` or `false` (anything else is a 400 naming it)."""
+    """A boolean filter that accepts `true`/`false` or `yes`/`no` (anything else is a 400 naming it)."""
+
+    field_class = YesNoField
 
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("choices", (("true", "Yes"), ("false", "No")))
@@ -48,6 +60,15 @@ class AutomationFilter(django_filters.FilterSet):
     owner = django_filters.CharFilter(method="filter_owner", label="Owner (username, any role)")
     missing_owner = django_filters.ChoiceFilter(
         choices=OwnerRole.choices, method="filter_missing_owner", label="Missing owner"
+    )
+    retired = YesNoFilter(method="filter_retired", label="Retired")
+    packet = django_filters.ChoiceFilter(
+        choices=(
+            ("approved", "Approved for the current version"),
+            ("missing", "None approved for the current version"),
+        ),
+        method="filter_packet",
+        label="Approval packet",
     )
     review_due = YesNoFilter(label="Review due")
     uses_untrusted_field = YesNoFilter(label="Uses an untrusted field")
@@ -100,6 +121,23 @@ class AutomationFilter(django_filters.FilterSet):
 
     def filter_missing_owner(self, queryset, name, value):
         return queryset.filter(**{f"{value}__isnull": True})
+
+    def filter_retired(self, queryset, name, value):
+        retired = Q(status=LifecycleStatus.RETIRED)
+        return queryset.filter(retired) if value == "true" else queryset.exclude(retired)
+
+    def filter_packet(self, queryset, name, value):
+        """`approved`: an approved packet covers the automation's current version (what live and
+        shadow need); `missing`: none does."""
+        from approvals.choices import PacketState
+        from approvals.models import ApprovalPacket
+
+        approved = Exists(
+            ApprovalPacket.objects.filter(
+                automation=OuterRef("pk"), state=PacketState.APPROVED, automation_version=OuterRef("version")
+            )
+        )
+        return queryset.filter(approved if value == "approved" else ~approved)
 
 
 class DataFieldFilter(django_filters.FilterSet):

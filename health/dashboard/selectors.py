@@ -1,14 +1,19 @@
 """The dashboard's numbers, each with the URL of the filtered list behind it, and the program's
 maturity stage from the guide's maturity model, derived from the data with its reasons.
 
-Every count is one aggregate query over its table, so the page costs the same number of queries
+A number and its link come from one definition: the filter query string of the list it opens.
+The number applies that list's own FilterSet (or selector) to the list's own queryset, for the
+person looking, so it is the number of rows the link opens (issue 16). A tile whose page the
+person's role may not open shows its number without a link.
+
+The counts are a fixed set of aggregate queries, so the page costs the same number of queries
 for ten automations or ten thousand."""
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from urllib.parse import urlencode
 
-from django.db.models import Count, Exists, F, OuterRef, Q
+from django.db.models import Count, F, Q
 from django.urls import reverse
 from django.utils import timezone
 
@@ -17,12 +22,15 @@ from approvals.decisions import selectors as decision_selectors
 from approvals.decisions.kinds import DecisionStatus
 from approvals.decisions.models import DecisionRequest
 from approvals.models import ApprovalPacket
-from backlog.choices import OPEN_STATUSES, Group
+from approvals.selectors import waiting_for
+from backlog.choices import Group
+from backlog.filters import CandidateFilter
 from backlog.selectors import candidate_queryset
 from registry.choices import TIER_BY_RANK, LifecycleStatus, MaturityStage, OwnerRole, RiskTier, Team, WorkflowType
+from registry.filters import AutomationFilter
 from registry.models import Automation
-from registry.selectors import OWNER_FIELDS, automation_queryset
-from revops_gov.roles import can_govern
+from registry.selectors import automation_queryset
+from revops_gov.roles import can_decide, can_govern
 
 from ..choices import UNRESOLVED, Severity
 from ..models import Finding
@@ -37,6 +45,42 @@ ASSISTED_WINDOW = timedelta(days=90)
 def _url(name: str, **params) -> str:
     query = urlencode({key: value for key, value in params.items() if value not in (None, "")})
     return reverse(name) + (f"?{query}" if query else "")
+
+
+AUTOMATIONS = "registry:automation-list"
+LIVE = LifecycleStatus.LIVE.value
+# Every count of automations the dashboard shows, by the filters of the list that shows them.
+AUTOMATION_LISTS: dict[str, dict[str, str]] = {
+    **{f"status_{status.value}": {"status": status.value} for status in LifecycleStatus},
+    # The tier tiles leave retired automations out; so does the list they open.
+    **{f"tier_{tier.value}": {"tier": tier.value, "retired": "no"} for tier in RiskTier},
+    "review_due": {"review_due": "yes"},
+    "live_review_due": {"status": LIVE, "review_due": "yes"},
+    "live_unapproved": {"status": LIVE, "packet": "missing"},
+    **{f"live_missing_{role.value}": {"status": LIVE, "missing_owner": role.value} for role in OwnerRole},
+}
+
+
+def _automations_url(key: str) -> str:
+    return _url(AUTOMATIONS, **AUTOMATION_LISTS[key])
+
+
+def _automation_list(params: dict, *, now: datetime):
+    """What the automation list shows for these filters: its FilterSet over its queryset."""
+    filterset = AutomationFilter(params, queryset=automation_queryset(now=now))
+    if not filterset.is_valid():
+        raise ValueError(f"The dashboard links to the automation list with bad filters {params}: {filterset.errors}")
+    return filterset.qs
+
+
+def _automation_counts(*, now: datetime) -> dict[str, int]:
+    """The size of each list in AUTOMATION_LISTS, in one aggregate query."""
+    counts = {
+        f"n_{key}": Count("pk", filter=Q(pk__in=_automation_list(params, now=now).values("pk")))
+        for key, params in AUTOMATION_LISTS.items()
+    }
+    result = Automation.objects.order_by().aggregate(**counts)
+    return {name.removeprefix("n_"): value for name, value in result.items()}
 
 
 @dataclass(frozen=True)
@@ -94,29 +138,17 @@ class Dashboard:
     review: ReviewProgress | None
 
 
-def _registry_counts() -> tuple[list[Tile], list[Tile], int]:
-    rows = Automation.objects.order_by().values("status", "risk_tier_rank").annotate(n=Count("pk"))
-    status_counts: dict[str, int] = {}
-    tier_counts: dict[int, int] = {}
-    for row in rows:
-        status_counts[row["status"]] = status_counts.get(row["status"], 0) + row["n"]
-        if row["status"] != LifecycleStatus.RETIRED:
-            tier_counts[row["risk_tier_rank"]] = tier_counts.get(row["risk_tier_rank"], 0) + row["n"]
+def _registry_tiles(counts: dict[str, int]) -> tuple[list[Tile], list[Tile], int]:
     by_status = [
-        Tile(status.label, status_counts.get(status.value, 0), _url("registry:automation-list", status=status.value))
+        Tile(status.label, counts[f"status_{status.value}"], _automations_url(f"status_{status.value}"))
         for status in LifecycleStatus
     ]
     tones = {RiskTier.HIGH: "danger", RiskTier.MEDIUM: "warning", RiskTier.LOW: "secondary"}
     by_tier = [
-        Tile(
-            f"{tier.label} tier",
-            tier_counts.get(rank, 0),
-            _url("registry:automation-list", tier=tier.value),
-            tones[tier],
-        )
-        for rank, tier in sorted(TIER_BY_RANK.items(), reverse=True)
+        Tile(f"{tier.label} tier", counts[f"tier_{tier.value}"], _automations_url(f"tier_{tier.value}"), tones[tier])
+        for _rank, tier in sorted(TIER_BY_RANK.items(), reverse=True)
     ]
-    return by_status, by_tier, sum(status_counts.values())
+    return by_status, by_tier, sum(tile.count for tile in by_status)
 
 
 def _findings_by_severity() -> list[Tile]:
@@ -155,46 +187,48 @@ def _decision_tiles(*, now: datetime, user) -> list[Tile]:
     ]
 
 
+def _packet_tile(*, user) -> Tile:
+    """Someone who may review packets gets the page of those waiting for them (not their own
+    submissions, not rules they own) and its count; anyone else, whose role cannot open that page,
+    the number of packets awaiting approval without a link."""
+    if user is not None and can_decide(user):
+        return Tile("Packets waiting for your review", waiting_for(user).count(), _url("approvals:waiting"), "primary")
+    packets = ApprovalPacket.objects.filter(state=PacketState.SUBMITTED, automation_version=F("automation__version"))
+    return Tile("Packets awaiting approval", packets.count(), "", "primary")
+
+
+def _backlog_tile() -> Tile:
+    """What the board lists for `group=ready`: its FilterSet (open means new or triaged, not
+    deferred) over its queryset."""
+    params = {"group": Group.READY.value}
+    ready = CandidateFilter(params, queryset=candidate_queryset()).qs.order_by().count()
+    return Tile("Backlog ready to automate", ready, _url("backlog:board", **params), "success")
+
+
 def _attention(*, now: datetime, running: dict, user=None) -> list[Tile]:
-    ready = (
-        candidate_queryset()
-        .filter(status__in=OPEN_STATUSES, group_key=Group.READY)
-        .order_by()
-        .aggregate(n=Count("pk"))["n"]
-    )
-    packets = ApprovalPacket.objects.filter(
-        state=PacketState.SUBMITTED, automation_version=F("automation__version")
-    ).count()
     return [
-        Tile("Reviews overdue", running["review_due"], _url("registry:automation-list", review_due="yes"), "warning"),
+        Tile("Reviews overdue", running["review_due"], _automations_url("review_due"), "warning"),
         *_decision_tiles(now=now, user=user),
-        Tile("Packets awaiting approval", packets, _url("approvals:waiting"), "primary"),
-        Tile("Backlog ready to automate", ready, _url("backlog:board", group=Group.READY), "success"),
+        _packet_tile(user=user),
+        _backlog_tile(),
     ]
 
 
 def _running_facts(*, now: datetime) -> dict:
-    """One aggregate over the automations, with what the maturity stages and the attention
-    tiles need, and the few names a failing stage points at."""
-    current_approval = ApprovalPacket.objects.filter(
-        automation=OuterRef("pk"), state=PacketState.APPROVED, automation_version=OuterRef("version")
-    )
-    queryset = automation_queryset(now=now).annotate(has_current_approval=Exists(current_approval)).order_by()
+    """What the maturity stages and the tiles need: the size of every automation list the
+    dashboard links to (one aggregate), the live facts the stages test, and the few names a
+    failing stage points at."""
+    facts = _automation_counts(now=now)
     live = Q(status=LifecycleStatus.LIVE)
-    # Aggregate names must differ from the annotations they filter on (see registry.selectors).
-    counts = dict(
-        review_due=Count("pk", filter=Q(review_due=True)),
-        live=Count("pk", filter=live),
-        live_review_due=Count("pk", filter=live & Q(review_due=True)),
-        live_unapproved=Count("pk", filter=live & Q(has_current_approval=False)),
-        live_handoffs=Count("pk", filter=live & Q(workflow_type=WorkflowType.HANDOFF)),
-        live_ai=Count("pk", filter=live & Q(uses_ai=True)),
-        **{f"live_missing_{role}": Count("pk", filter=live & Q(**{f"{role}__isnull": True})) for role in OWNER_FIELDS},
+    facts.update(
+        Automation.objects.order_by().aggregate(
+            live=Count("pk", filter=live),
+            live_handoffs=Count("pk", filter=live & Q(workflow_type=WorkflowType.HANDOFF)),
+            live_ai=Count("pk", filter=live & Q(uses_ai=True)),
+        )
     )
-    result = queryset.aggregate(**{f"n_{name}": count for name, count in counts.items()})
-    facts = {name.removeprefix("n_"): value for name, value in result.items()}
     facts["unapproved_names"] = list(
-        queryset.filter(live, has_current_approval=False).order_by("name").values_list("name", "key")[:5]
+        _automation_list(AUTOMATION_LISTS["live_unapproved"], now=now).order_by("name").values_list("name", "key")[:5]
     )
     facts["live_teams"] = set(Automation.objects.filter(live).order_by().values_list("team", flat=True).distinct())
     facts["ai_decided"] = DecisionRequest.objects.filter(
@@ -210,8 +244,8 @@ def _plural(n: int, one: str, many: str) -> str:
 def program_maturity(facts: dict) -> Maturity:
     """The guide's maturity model for the whole program: each stage's test, in order; the stage
     is the last one met with every stage before it met too. Each reason links to its list."""
-    automations = "registry:automation-list"
-    live = LifecycleStatus.LIVE.value
+    automations = AUTOMATIONS
+    live = LIVE
     triggered = StageCheck(MaturityStage.TRIGGERED, met=facts["live"] > 0)
     if not triggered.met:
         triggered.reasons.append(
@@ -225,7 +259,7 @@ def program_maturity(facts: dict) -> Maturity:
             governed.reasons.append(
                 (
                     f"{_plural(missing, 'live automation has', 'live automations have')} no {role.label.lower()}.",
-                    _url(automations, status=live, missing_owner=role.value),
+                    _automations_url(f"live_missing_{role.value}"),
                 )
             )
     if facts["live_unapproved"]:
@@ -235,14 +269,14 @@ def program_maturity(facts: dict) -> Maturity:
             (
                 f"{_plural(facts['live_unapproved'], 'live automation has', 'live automations have')} no approved "
                 f"packet (with its tests) for the current version: {names}{f' and {more} more' if more > 0 else ''}.",
-                _url(automations, status=live),
+                _automations_url("live_unapproved"),
             )
         )
     if facts["live_review_due"]:
         governed.reasons.append(
             (
                 f"{_plural(facts['live_review_due'], 'live automation is', 'live automations are')} due for review.",
-                _url(automations, status=live, review_due="yes"),
+                _automations_url("live_review_due"),
             )
         )
     if not facts["live"]:
@@ -307,8 +341,8 @@ def _review_progress() -> ReviewProgress | None:
 def dashboard(*, now: datetime | None = None, user=None) -> Dashboard:
     """The numbers; `user` is who looks (the decision tiles are theirs unless they are an admin)."""
     now = now or timezone.now()
-    by_status, by_tier, total = _registry_counts()
     facts = _running_facts(now=now)
+    by_status, by_tier, total = _registry_tiles(facts)
     return Dashboard(
         by_status=by_status,
         by_tier=by_tier,

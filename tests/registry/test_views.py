@@ -323,3 +323,35 @@ def test_admin_edits_the_review_cadence_in_the_form(login, admin):
     response = client.post(edit, {**FORM, "review_cadence": "7", "change_reason": "Weekly"})
     assert response.status_code == 400
     assert "review_cadence" in response.context["form"].errors
+
+
+# --- issue 16: the filters the dashboard links with -------------------------------------------
+def _listed(client, query: str) -> set[str]:
+    response = client.get(reverse("registry:automation-export") + query)
+    assert response.status_code == 200
+    return {line.split(",")[0] for line in b"".join(response.streaming_content).decode().splitlines()[1:]}
+
+
+def test_the_yes_no_filters_read_yes_and_no_as_true_and_false(login, viewer):
+    stale = AutomationFactory(key="stale", last_reviewed_at=timezone.now() - timedelta(days=400))
+    fresh = AutomationFactory(key="fresh", last_reviewed_at=timezone.now())
+    client = login(viewer)
+    for yes, no in (("yes", "no"), ("true", "false"), ("Yes", "No")):
+        assert stale.key in _listed(client, f"?review_due={yes}")
+        assert fresh.key not in _listed(client, f"?review_due={yes}")
+        assert fresh.key in _listed(client, f"?review_due={no}")
+    assert client.get(reverse("registry:automation-list") + "?review_due=maybe").status_code == 200
+    assert _listed(client, "?review_due=maybe") == set()
+
+
+def test_the_retired_and_packet_filters(login, viewer):
+    from tests.approvals.factories import approved_packet
+
+    AutomationFactory(key="retired-high", status="retired", risk_tier_override="high")
+    AutomationFactory(key="live-high", status="live", risk_tier_override="high")
+    approved_packet(AutomationFactory(key="live-approved", status="live"))
+    client = login(viewer)
+    assert _listed(client, "?tier=high&retired=no") == {"live-high"}
+    assert _listed(client, "?tier=high&retired=yes") == {"retired-high"}
+    assert _listed(client, "?status=live&packet=missing") == {"live-high"}
+    assert _listed(client, "?status=live&packet=approved") == {"live-approved"}

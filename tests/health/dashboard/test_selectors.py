@@ -8,9 +8,7 @@ from django.utils import timezone
 from health.dashboard.selectors import dashboard
 from registry.choices import MaturityStage
 from tests.approvals.decisions.factories import DecisionRequestFactory, LiveAutomationFactory
-from tests.backlog.factories import CandidateFactory
 from tests.factories import UserFactory
-from tests.health.factories import FindingFactory
 from tests.health.reviews.factories import HealthReviewFactory, HealthReviewRowFactory
 from tests.registry.factories import AutomationFactory
 
@@ -85,34 +83,8 @@ def test_cross_functional_then_assisted_once_a_person_decides_an_ai_suggestion()
     assert dashboard().maturity.stage == MaturityStage.ASSISTED
 
 
-def test_every_count_is_the_size_of_the_list_it_links_to(client, django_user_model):
-    AutomationFactory.create_batch(2, status="live", risk_tier_override="high")
-    AutomationFactory(status="retired")
-    stale = AutomationFactory(status="paused", last_reviewed_at=timezone.now() - timezone.timedelta(days=400))
-    FindingFactory(automation=stale, severity="high")
-    FindingFactory(automation=stale, severity="low", status="resolved")
-    DecisionRequestFactory()
-    DecisionRequestFactory(due_at=timezone.now() - timezone.timedelta(hours=1))
-    CandidateFactory(ready=True)
-    CandidateFactory()
-
-    board = dashboard()
-    by_status = {tile.label: tile for tile in board.by_status}
-    assert by_status["Live"].count == 4  # two here, two behind the decision requests
-    assert by_status["Retired"].count == 1
-    assert by_status["Live"].url == "/automations/?status=live"
-    assert {tile.label: tile.count for tile in board.by_tier}["High tier"] >= 2
-    findings = {tile.label: tile for tile in board.findings_by_severity}
-    assert findings["High severity"].count == 1
-    assert findings["Low severity"].count == 0  # resolved findings are not open
-    assert findings["High severity"].url == "/findings/?severity=high"
-    attention = {tile.label: tile for tile in board.attention}
-    assert attention["Decisions waiting"].count == 2
-    assert attention["Decisions past due"].count == 1
-    assert attention["Backlog ready to automate"].count == 1
-    assert attention["Backlog ready to automate"].url == "/backlog/?group=ready"
-    assert attention["Reviews overdue"].count == 1
-    assert attention["Reviews overdue"].url == "/automations/?review_due=yes"
+# That every count is the size of the list it links to, as each role, is tests/health/dashboard/test_links.py
+# (issue 16): it follows the links and counts the rows instead of comparing URL strings.
 
 
 def test_the_latest_monthly_review_shows_its_confirmations():
