@@ -98,3 +98,13 @@ def outbox_queryset() -> QuerySet[OutboxEvent]:
         .prefetch_related(Prefetch("delivery_attempts", queryset=DeliveryAttempt.objects.order_by("-attempted_at")))
         .order_by("-created_at", "-pk")
     )
+
+
+def decided_via(request) -> str:
+    """Where the request's decision was made: "Slack" (a chat button pressed by the decider that
+    decided it) or "" (the web page or the API)."""
+    decision = getattr(request, "decision", None)
+    if decision is None:
+        return ""
+    press = request.chat_actions.filter(outcome="decided", user_id=decision.decided_by_id).first()
+    return press.source.capitalize() if press else ""

@@ -93,6 +93,8 @@ class DetailView(RoleRequiredMixin, View):
         context = {
             **card(request, decision_request, **extra),
             "versions": history_versions(decision_request),
+            "chat_actions": list(decision_request.chat_actions.select_related("user")),
+            "decided_via": selectors.decided_via(decision_request),
             "can_govern": can_govern(request.user),
             # Only someone who may decide it may be assigned it (services.reassign refuses anyone else).
             "people": deciders() if can_govern(request.user) else [],

@@ -103,6 +103,30 @@ def test_a_signed_press_by_the_linked_assignee_decides_and_updates_the_message(d
     assert ChatAction.objects.get().outcome == "decided"
 
 
+def test_the_decision_page_says_it_was_decided_from_slack_and_lists_the_presses(db, slack, client):
+    assignee = UserFactory(slack_user_id="U0MANAGER1", role="manager")
+    request = DecisionRequestFactory(assignee=assignee)
+    _press(client, slack, request=request, member="U0MANAGER1", option=_option(request))
+    client.force_login(assignee)
+
+    page = client.get(f"/decisions/{request.pk}/").content.decode()
+
+    assert "from Slack." in page
+    assert "Pressed in chat" in page and "Slack member U0MANAGER1" in page
+
+
+def test_a_decision_made_on_the_web_names_no_chat_source(db, client):
+    assignee = UserFactory(role="manager")
+    request = DecisionRequestFactory(assignee=assignee)
+    client.force_login(assignee)
+    client.post(f"/decisions/{request.pk}/decide/", {"option": _option(request)})
+
+    page = client.get(f"/decisions/{request.pk}/").content.decode()
+
+    assert Decision.objects.filter(request=request).exists()
+    assert "from Slack" not in page and "Pressed in chat" not in page
+
+
 def test_a_second_press_gets_the_same_conflict_as_the_web_and_changes_nothing(db, slack, client):
     assignee = UserFactory(slack_user_id="U0MANAGER1", role="manager")
     request = DecisionRequestFactory(assignee=assignee)
