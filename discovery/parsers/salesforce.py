@@ -252,12 +252,27 @@ def parse_salesforce(path: str | Path, limits: Limits | None = None) -> ParsedMe
                 continue
             data = source_file.read()
             context.result.files_read += 1
-            HANDLERS[kind](context, source_file, data)
+            _read_file(context, kind, source_file, data)
         for handler, args in context.pending:
             handler(context, *args)
     context.result.automations.sort(key=lambda a: a.external_id)
     context.result.fields.sort(key=lambda f: f.name)
     return context.result
+
+
+def _read_file(context: _Context, kind: str, source_file: SourceFile, data: bytes) -> None:
+    """One file through its handler. Bad input (MetadataError) stops the import; a construct the
+    handler cannot follow in well-formed XML is skipped with a warning, never a traceback."""
+    try:
+        HANDLERS[kind](context, source_file, data)
+    except MetadataError:
+        raise
+    except RecursionError as exc:
+        raise MetadataError(source_file.path, "refused: the XML is nested too deeply") from exc
+    except Exception as exc:  # noqa: BLE001 - an unforeseen shape in a real export is skipped, not fatal
+        context.result.warnings.append(
+            f"{source_file.path}: not understood as {kind} metadata ({type(exc).__name__}: {exc}); skipped"
+        )
 
 
 def _superseded_flow_versions(context: _Context, wanted) -> set[str]:
