@@ -714,15 +714,19 @@ def _handle_flow(context: _Context, source_file: SourceFile, data: bytes) -> Non
                     record=element.tag == "inputReference",
                 )
     # filters of lookups, updates and deletes, on their object
-    for tag in ("recordLookups", "recordUpdates", "recordDeletes"):
+    # (a screen's record choice set queries its object like a lookup does)
+    for tag in ("recordLookups", "recordUpdates", "recordDeletes", "dynamicChoiceSets"):
         for element in root.findall(tag):
             element_obj = _element_object(element, variables, obj, schema)
+            if not element_obj:
+                continue
             for element_filter in element.findall("filters"):
-                if element_obj and text(element_filter, "field"):
+                if text(element_filter, "field"):
                     reads.append(schema.field_name(element_obj, text(element_filter, "field")))
-            for queried in element.findall("queriedFields"):
-                if element_obj and queried.text and queried.text.strip() and queried.text.strip() != "Id":
-                    reads.append(schema.field_name(element_obj, queried.text.strip()))
+            queried = [q.text.strip() for q in element.findall("queriedFields") if q.text and q.text.strip()]
+            if tag == "dynamicChoiceSets":
+                queried += [text(element, "displayField"), text(element, "valueField"), text(element, "sortField")]
+            reads += [schema.field_name(element_obj, name) for name in queried if name and name != "Id"]
     # writes of creates and updates
     sobject_assignments: dict[str, list[str]] = defaultdict(list)
     for assignment in root.iterfind("assignments/assignmentItems"):

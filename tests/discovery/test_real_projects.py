@@ -20,7 +20,7 @@ from discovery.parsers.salesforce import file_kind
 from registry.models import Automation, DataField
 
 REAL = Path(__file__).resolve().parent / "real"
-SALESFORCE_PROJECTS = ["ebikes-lwc", "apex-recipes", "flow-scanner", "metadata-format-org", "edge-cases-dx"]
+SALESFORCE_PROJECTS = ["ebikes-lwc", "apex-recipes", "npsp", "flow-scanner", "metadata-format-org", "edge-cases-dx"]
 PROJECTS = [*(("salesforce", name) for name in SALESFORCE_PROJECTS), ("hubspot", "hubspot")]
 
 # What each project holds, read off its files. Lists are exact (sorted) unless the key ends in
@@ -71,6 +71,23 @@ EXPECTED = {
             "object": "Event_Recipes_Demo__e",
             "events": ["after insert"],
             "active": True,
+        },
+    },
+    "npsp": {
+        # a licence comment before the header, events over two lines in no particular order;
+        # TDTM_RecurringDonation has only its -meta.xml (no body): no automation, no error
+        "ApexTrigger:TDTM_Allocation": {
+            "object": "Allocation__c",
+            "active": True,
+            "events": [
+                "after delete",
+                "after insert",
+                "after undelete",
+                "after update",
+                "before delete",
+                "before insert",
+                "before update",
+            ],
         },
     },
     "flow-scanner": {
@@ -191,7 +208,11 @@ EXPECTED = {
             "reads": ["Opportunity.IsWon"],
             "actions": ["error:No_Delete_Won"],
         },
-        "Flow:Loop_Contacts_Screen": {"active": False, "reads": ["Contact.AccountId", "Contact.Email"]},
+        "Flow:Loop_Contacts_Screen": {
+            "active": False,
+            # a lookup's filter and queriedFields; a record choice set's filter and display field
+            "reads": ["Contact.AccountId", "Contact.Email", "Market__c.Name", "Market__c.State__c"],
+        },
         "Flow:Empty_Start_Prefixed": {"object": None, "events": [], "active": False},
         "Flow:Bare_Minimum": {"name": "Bare minimum", "object": None, "active": False},
         "ValidationRule:Opportunity.Close_Date_Not_Past": {
@@ -248,6 +269,7 @@ EXPECTED = {
 EXPECTED_COUNTS = {
     "ebikes-lwc": 1,
     "apex-recipes": 3,
+    "npsp": 1,
     "flow-scanner": 3,
     "metadata-format-org": 10,
     "edge-cases-dx": 8,
