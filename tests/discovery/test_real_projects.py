@@ -6,7 +6,7 @@ on any single file, and refuses a malformed file by name (and line) with nothing
 
 import json
 import zipfile
-from io import StringIO
+from io import BytesIO, StringIO
 from pathlib import Path
 
 import pytest
@@ -515,3 +515,42 @@ def test_a_truncated_real_file_in_a_project_stores_nothing(tmp_path):
     assert "workflows/Opportunity.workflow" in str(caught.value)
     assert "line" in str(caught.value)
     assert stored() == before
+
+
+# --- the API: a CI pipeline's upload ------------------------------------------------------------
+
+URL = "/api/v1/metadata-snapshots/"
+
+
+def upload(client, archive: Path):
+    data = BytesIO(archive.read_bytes())
+    data.name = archive.name
+    return client.post(URL, {"file": data}, format="multipart")
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("project", SALESFORCE_PROJECTS)
+def test_api_takes_a_zip_of_each_real_salesforce_project(api, sf_token, project, tmp_path):
+    client = api.as_token(sf_token)
+    response = upload(client, zip_of(REAL / project, tmp_path / f"{project}.zip"))
+    assert response.status_code == 201, response.content
+    found = {a["external_id"]: a for a in response.json()["automations"]}
+    check(found, EXPECTED[project])
+    again = upload(client, zip_of(REAL / project, tmp_path / "again.zip"))
+    assert {a["change"] for a in again.json()["automations"]} == {"unchanged"}
+
+
+@pytest.mark.django_db
+def test_api_takes_the_hubspot_flows_and_refuses_a_truncated_one_by_name(api, hs_token):
+    client = api.as_token(hs_token)
+    for path in sorted((REAL / "hubspot").glob("*.json")):
+        body = path.read_bytes()
+        response = client.generic("POST", URL, body, content_type="application/json")
+        assert response.status_code == 201, (path.name, response.content)
+        ids = {a["external_id"] for a in response.json()["automations"]}
+        assert ids <= set(EXPECTED["hubspot"]) and ids
+        before = stored()
+        broken = client.generic("POST", URL, body[: len(body) // 2], content_type="application/json")
+        assert broken.status_code == 400, broken.content
+        assert "line" in broken.content.decode()
+        assert stored() == before
