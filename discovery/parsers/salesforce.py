@@ -432,7 +432,11 @@ def _criteria_reads(schema: Schema, obj: str, criteria: Element | None) -> list[
         if len(parts) > 1 and parts[0].lower() == obj.lower():
             lookups, final = schema.resolve(obj, parts[1:])
         elif len(parts) > 1:
+            # a parent's field (Account.Industry on an Opportunity rule) is reached through the
+            # record's lookup to it; User.* is the running user, no field of the record
             lookups, final = schema.resolve(parts[0], parts[1:])
+            if parts[0] in STANDARD_OBJECTS and parts[0] != "User":
+                lookups = [schema.hop(obj, parts[0])[0], *lookups]
         else:
             lookups, final = schema.resolve(obj, parts)
         reads += lookups

@@ -114,7 +114,7 @@ EXPECTED = {
             "object": "Opportunity",
             "events": ["insert", "update"],
             "active": True,
-            "reads_include": ["Opportunity.Amount", "Opportunity.IsClosed", "Account.Industry"],
+            "reads": ["Account.Industry", "Opportunity.AccountId", "Opportunity.Amount", "Opportunity.IsClosed"],
             "writes": ["Opportunity.Deal_Temperature__c"],
             "actions": ["FieldUpdate:Set_Temperature_Hot"],
         },
