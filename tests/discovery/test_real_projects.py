@@ -554,3 +554,26 @@ def test_api_takes_the_hubspot_flows_and_refuses_a_truncated_one_by_name(api, hs
         assert broken.status_code == 400, broken.content
         assert "line" in broken.content.decode()
         assert stored() == before
+
+
+FORMULAS = [
+    ('AND(ISPICKVAL(StageName, "Closed \\"Won\\""), Amount > 1.5e3)', [["StageName"], ["Amount"]]),
+    ("$Setup.Config__c.Enabled__c && BLANKVALUE(Parent__r.Amount__c, 0) > 0", [["Parent__r", "Amount__c"]]),
+    ("IF (IsClosed , 1, 0) /* IsWon */", [["IsClosed"]]),
+    ("TEXT(Account.Rating) & 'Amount' & $Label.Hello & $ObjectType.Account.Fields.Name", [["Account", "Rating"]]),
+    (
+        "VLOOKUP($ObjectType.Zip__c.Fields.City__c, $ObjectType.Zip__c.Fields.Name, LEFT(BillingPostalCode,5))"
+        " <> BillingCity",
+        [["BillingPostalCode"], ["BillingCity"]],
+    ),
+    ('INCLUDES(Interests__c, "Golf") || REGEX(Phone, "[0-9]{3}")', [["Interests__c"], ["Phone"]]),
+    ("NOT(ISNEW()) && PRIORVALUE(OwnerId) <> OwnerId", [["OwnerId"]]),
+    ('Amount\u00a0> 5 and  RecordType.DeveloperName = "X"', [["Amount"], ["RecordType", "DeveloperName"]]),
+]
+
+
+@pytest.mark.parametrize(("formula", "references"), FORMULAS)
+def test_unusual_formula_syntax_gives_the_field_references(formula, references):
+    from discovery.parsers.formula import formula_references
+
+    assert formula_references(formula) == references
