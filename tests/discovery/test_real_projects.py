@@ -577,3 +577,21 @@ def test_unusual_formula_syntax_gives_the_field_references(formula, references):
     from discovery.parsers.formula import formula_references
 
     assert formula_references(formula) == references
+
+
+def test_the_same_flow_in_two_package_directories_is_one_automation_and_a_warning(tmp_path):
+    """coral-cloud ships Create_Booking in both cc-base-app/ and force-app/: one flow, a warning."""
+    import shutil
+
+    flow = (
+        REAL
+        / "ebikes-lwc/force-app/main/default/flows/Create_Slack_Channel_For_Reseller_Order_Collaboration.flow-meta.xml"
+    )
+    for package in ("cc-base-app", "force-app"):
+        target = tmp_path / package / "main/default/flows" / flow.name
+        target.parent.mkdir(parents=True)
+        shutil.copy(flow, target)
+    parsed = parse_metadata(tmp_path, system="salesforce")
+    assert [a.external_id for a in parsed.automations] == ["Flow:Create_Slack_Channel_For_Reseller_Order_Collaboration"]
+    assert parsed.automations[0].source_file.startswith("cc-base-app/")
+    assert len(parsed.warnings) == 1 and "appears twice" in parsed.warnings[0]
