@@ -225,8 +225,10 @@ class Source:
         root = self.root.resolve()
         found: list[SourceFile] = []
         for directory, dirnames, filenames in os.walk(root, followlinks=False):
-            dirnames[:] = sorted(d for d in dirnames if not d.startswith(".") and d != "node_modules")
+            dirnames[:] = sorted(d for d in dirnames if not d.startswith(".") and d not in NOISE_FOLDERS)
             for filename in sorted(filenames):
+                if is_noise(filename):
+                    continue
                 full = Path(directory) / filename
                 relative = full.relative_to(root).as_posix()
                 if full.is_symlink():
@@ -276,6 +278,10 @@ class Source:
                 raise MetadataError(info.filename, "refused: the path leaves the archive's folder")
             if stat.S_ISLNK(info.external_attr >> 16):
                 raise MetadataError(info.filename, "refused: a symbolic link inside the archive")
+            if any(part.startswith(".") or part in NOISE_FOLDERS for part in relative.split("/")[:-1]) or is_noise(
+                relative.rsplit("/", 1)[-1]
+            ):
+                continue  # tool folders (.sfdx, node_modules) and macOS resource forks (__MACOSX, ._x)
             declared += info.file_size
             if declared > self.limits.max_unpacked_bytes:
                 raise ArchiveTooLarge(name, f"the archive unpacks to more than {self.limits.max_unpacked_bytes} bytes")
@@ -296,6 +302,14 @@ class Source:
             raise ArchiveTooLarge(relative, "unpacks to more than its declared size")
         self._count(len(data), relative)
         return data
+
+
+NOISE_FOLDERS = frozenset({"node_modules", "__MACOSX"})
+
+
+def is_noise(filename: str) -> bool:
+    """A file no CRM wrote: macOS resource forks ("._Foo.flow-meta.xml" holds binary, not XML)."""
+    return filename.startswith("._") or filename == ".DS_Store"
 
 
 def safe_member_name(name: str) -> str | None:

@@ -73,7 +73,17 @@ def parse_hubspot(path: str | Path, limits: Limits | None = None) -> ParsedMetad
             data = source_file.read()
             result.files_read += 1
             for flow in _flows_in(_load(data, source_file.path), source_file.path, result):
-                automation = flow_automation(flow, source_file.path)
+                try:
+                    automation = flow_automation(flow, source_file.path)
+                except RecursionError:
+                    result.warnings.append(f"{source_file.path}: flow {flow.get('id')} is nested too deeply; skipped")
+                    continue
+                except Exception as exc:  # noqa: BLE001 - an unforeseen shape is skipped, not fatal
+                    result.warnings.append(
+                        f"{source_file.path}: flow {flow.get('id')} not understood "
+                        f"({type(exc).__name__}: {exc}); skipped"
+                    )
+                    continue
                 if automation.external_id in seen:
                     result.warnings.append(f"{source_file.path}: {automation.external_id} appears twice; first kept")
                     continue
@@ -92,6 +102,8 @@ def _load(data: bytes, file: str):
         raise MetadataError(file, f"not valid JSON ({exc.msg}, column {exc.colno})", exc.lineno) from exc
     except RecursionError as exc:
         raise MetadataError(file, "refused: the JSON is nested too deeply") from exc
+    except ValueError as exc:  # e.g. an integer longer than Python converts
+        raise MetadataError(file, f"not valid JSON ({exc})") from exc
 
 
 def _is_flow(item) -> bool:
@@ -162,10 +174,11 @@ def _filter_properties(branch, default_object: str) -> list[str]:
             if here is not EVENT:
                 found.append(f"{here}.{prop}")
             elif prop == "hs_name" and isinstance(node.get("operation"), dict):
-                # "property value changed" events name the record's property they watch
-                watched = node["operation"].get("value") or (node["operation"].get("values") or [None])[0]
-                if isinstance(watched, str) and watched:
-                    found.append(f"{default_object}.{watched}")
+                # "property value changed" events name the record's properties they watch
+                operation = node["operation"]
+                watched = operation.get("values") if isinstance(operation.get("values"), list) else []
+                watched = [operation.get("value"), *watched]
+                found += [f"{default_object}.{name}" for name in watched if isinstance(name, str) and name]
         for key, value in node.items():
             if isinstance(value, dict | list) and key != "operation":
                 stack.append((value, here, level + 1))
@@ -195,12 +208,30 @@ def _lines(node, prefix: str = "") -> list[str]:
     return lines
 
 
+def _as_list(value) -> list:
+    """A value the schema says is a list; anything else (a hostile or odd export) is no items."""
+    return value if isinstance(value, list) else []
+
+
+def _as_dict(value) -> dict:
+    return value if isinstance(value, dict) else {}
+
+
 def _action_label(action: dict) -> str:
-    fields = action.get("fields") if isinstance(action.get("fields"), dict) else {}
+    fields = _as_dict(action.get("fields"))
     type_id = str(action.get("actionTypeId") or "")
-    if "source_code" in fields or "runtime" in fields or "secretNames" in fields:
+    action_type = action.get("type")
+    # Custom code and webhook actions carry their settings at the action's top level in v4
+    # (sourceCode, runtime, secretNames; webhookUrl, method); older shapes put them in fields.
+    code_keys = ("source_code", "sourceCode", "runtime")
+    if action_type == "CUSTOM_CODE" or any(key in fields or key in action for key in code_keys):
         label = "custom code"
-    elif "webhookUrl" in fields or ("url" in fields and "method" in fields):
+    elif (
+        action_type == "WEBHOOK"
+        or "webhookUrl" in fields
+        or "webhookUrl" in action
+        or ("url" in fields and "method" in fields)
+    ):
         label = "webhook"
     elif action.get("type") in ("LIST_BRANCH", "STATIC_BRANCH", "AB_TEST_BRANCH"):
         return f"branch ({str(action['type']).lower().replace('_', ' ')})"
@@ -216,37 +247,42 @@ def _action_label(action: dict) -> str:
 def flow_automation(flow: dict, file: str) -> CrmAutomation:
     flow_id = str(flow["id"])
     obj = object_name(flow.get("objectTypeId"))
-    criteria = flow.get("enrollmentCriteria") if isinstance(flow.get("enrollmentCriteria"), dict) else {}
+    criteria = _as_dict(flow.get("enrollmentCriteria"))
     reads = _filter_properties(criteria, obj)
     if isinstance(flow.get("goalFilterBranch"), dict):
         reads += _filter_properties(flow["goalFilterBranch"], obj)
     writes: list[str] = []
     actions: list[str] = []
-    for action in flow.get("actions") or []:
+    for action in _as_list(flow.get("actions")):
         if not isinstance(action, dict):
             continue
         actions.append(_action_label(action))
-        fields = action.get("fields") if isinstance(action.get("fields"), dict) else {}
+        fields = _as_dict(action.get("fields"))
         target_obj = obj
         if fields.get("object_type_id") or fields.get("objectTypeId"):
             target_obj = object_name(fields.get("object_type_id") or fields.get("objectTypeId"))
         if isinstance(fields.get("property_name"), str) and fields["property_name"]:
             writes.append(f"{target_obj}.{fields['property_name']}")
-        for assignment in fields.get("properties") or []:
+        for assignment in _as_list(fields.get("properties")):
             if isinstance(assignment, dict) and isinstance(assignment.get("targetProperty"), str):
                 writes.append(f"{target_obj}.{assignment['targetProperty']}")
-        # branch conditions and copied values read properties
-        for branch_key in ("listBranches", "staticBranches", "defaultBranch", "inputValue"):
+        if str(action.get("actionTypeId") or "") == "0-11":  # rotate owner sets the owner property
+            owner = fields.get("target_property")
+            writes.append(f"{obj}.{owner if isinstance(owner, str) and owner else 'hubspot_owner_id'}")
+        # branch conditions read properties
+        for branch_key in ("listBranches", "staticBranches", "defaultBranch"):
             if branch_key in action:
                 reads += _filter_properties(action[branch_key], obj)
-        for node in _walk(fields):
+        # values copied from the record: in fields, a static branch's inputValue, custom code's
+        # inputFields (never the connections, which only point at the next action)
+        for node in _walk({k: v for k, v in action.items() if k not in ("connection", "listBranches")}):
             if node.get("type") == "OBJECT_PROPERTY" and isinstance(node.get("propertyName"), str):
                 reads.append(f"{obj}.{node['propertyName']}")
     enrollment_type = str(criteria.get("type") or "")
     if enrollment_type == "EVENT_BASED":
         events = [
             f"event {branch.get('eventTypeId')}"
-            for branch in criteria.get("eventFilterBranches") or []
+            for branch in _as_list(criteria.get("eventFilterBranches"))
             if isinstance(branch, dict) and branch.get("eventTypeId")
         ] or ["event"]
     elif enrollment_type == "MANUAL":

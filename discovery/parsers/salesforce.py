@@ -9,6 +9,7 @@ import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
+from urllib.parse import unquote
 from xml.etree.ElementTree import Element
 
 from .base import (
@@ -89,6 +90,9 @@ PB_RECORD_VARIABLE = re.compile(r"\bmyVariable_(?:current|old)((?:\.[A-Za-z_][A-
 TRIGGER_HEADER = re.compile(
     r"\btrigger\s+([A-Za-z_][A-Za-z0-9_]*)\s+on\s+([A-Za-z_][A-Za-z0-9_]*)\s*\(([^)]*)\)", re.I | re.S
 )
+# Before API 44 a retrieve wrote one file per flow version: flows/<ApiName>-<version>.flow (an
+# API name cannot hold "-", so the suffix is always the version).
+FLOW_VERSION = re.compile(r"^(?P<name>[A-Za-z][A-Za-z0-9_]*)-(?P<version>[0-9]+)$")
 APEX_COMMENT = re.compile(r"/\*.*?\*/|//[^\n]*", re.S)
 TRIGGER_EVENTS = frozenset(
     {
@@ -116,6 +120,15 @@ def strip_suffix(name: str) -> str:
         if name.endswith(suffix):
             return name[: -len(suffix)]
     return name
+
+
+def flow_name_version(path: str) -> tuple[str, int | None]:
+    """A flow file's API name, and its version when the file name carries one (old retrieves)."""
+    name = strip_suffix(PurePosixPath(path).name)
+    match = FLOW_VERSION.match(name)
+    if match:
+        return match["name"], int(match["version"])
+    return name, None
 
 
 def object_from_path(path: str, folder: str) -> str | None:
@@ -157,6 +170,27 @@ class Schema:
         if known is not None and known.reference_to:
             return f"{obj}.{known.api_name}", known.reference_to[0]
         return f"{obj}.{relationship}Id", relationship
+
+    def record_path(self, obj: str | None, parts: list[str]) -> tuple[list[str], str | None]:
+        """A dotted path of relationships only (`$Record.Account`, `Owner.Manager`): the lookup
+        fields read on the way, and the object reached."""
+        if not obj:
+            return [], None
+        reads: list[str] = []
+        current = obj
+        for relationship in parts:
+            lookup, current = self.hop(current, relationship)
+            reads.append(lookup)
+        return reads, current
+
+    def lookup_relationship(self, obj: str, name: str) -> str:
+        """The relationship name for what metadata gives as a lookup field or a relationship
+        (`AccountId` -> `Account`, `Partner__c` -> `Partner__r`, `Account` stays)."""
+        if name.lower().endswith("__c"):
+            return name[:-3] + "__r"
+        if name.lower().endswith("id") and len(name) > 2 and (obj.lower(), name.lower()) not in self.fields:
+            return name[:-2]
+        return name
 
     def resolve(self, obj: str | None, parts: list[str]) -> tuple[list[str], str | None]:
         """A dotted path from obj: the lookup fields read on the way, and the final Object.Field."""
@@ -208,15 +242,54 @@ def parse_salesforce(path: str | Path, limits: Limits | None = None) -> ParsedMe
         wanted = sorted(
             ((kind, f) for kind, f in files if kind is not None), key=lambda item: (PHASES[item[0]], item[1].path)
         )
+        flows_chosen, skipped = False, set()
         for kind, source_file in wanted:
+            if PHASES[kind] >= 2 and not flows_chosen:
+                # every flow definition is read by now: choose one file per versioned flow
+                skipped = _superseded_flow_versions(context, wanted)
+                flows_chosen = True
+            if kind == "flow" and flows_chosen and source_file.path in skipped:
+                continue
             data = source_file.read()
             context.result.files_read += 1
-            HANDLERS[kind](context, source_file, data)
+            _read_file(context, kind, source_file, data)
         for handler, args in context.pending:
             handler(context, *args)
     context.result.automations.sort(key=lambda a: a.external_id)
     context.result.fields.sort(key=lambda f: f.name)
     return context.result
+
+
+def _read_file(context: _Context, kind: str, source_file: SourceFile, data: bytes) -> None:
+    """One file through its handler. Bad input (MetadataError) stops the import; a construct the
+    handler cannot follow in well-formed XML is skipped with a warning, never a traceback."""
+    try:
+        HANDLERS[kind](context, source_file, data)
+    except MetadataError:
+        raise
+    except RecursionError as exc:
+        raise MetadataError(source_file.path, "refused: the XML is nested too deeply") from exc
+    except Exception as exc:  # noqa: BLE001 - an unforeseen shape in a real export is skipped, not fatal
+        context.result.warnings.append(
+            f"{source_file.path}: not understood as {kind} metadata ({type(exc).__name__}: {exc}); skipped"
+        )
+
+
+def _superseded_flow_versions(context: _Context, wanted) -> set[str]:
+    """The files of old-style versioned flows (Name-1.flow, Name-2.flow) that are not the one to
+    read: the active version named by the flow definition, else the highest version."""
+    versions: dict[str, list[tuple[int, str]]] = defaultdict(list)
+    for kind, source_file in wanted:
+        if kind == "flow":
+            name, version = flow_name_version(source_file.path)
+            if version is not None:
+                versions[name].append((version, source_file.path))
+    skipped: set[str] = set()
+    for name, files in versions.items():
+        active = context.flow_active_versions.get(name, 0)
+        chosen = next((path for version, path in files if version == active), None) or max(files)[1]
+        skipped.update(path for _version, path in files if path != chosen)
+    return skipped
 
 
 def _add_automation(context: _Context, automation: CrmAutomation) -> None:
@@ -268,7 +341,15 @@ def _handle_field(context: _Context, source_file: SourceFile, data: bytes) -> No
         root.append(fullname)
     crm_field = _custom_field(root, obj, source_file.path)
     if crm_field is not None:
-        context.schema.add(crm_field)
+        _add_field(context, crm_field)
+
+
+def _add_field(context: _Context, crm_field: CrmField) -> None:
+    """Known for resolving names; reported only when the metadata defines it. A standard field is
+    often listed with nothing but its name (history tracking): no type, no label, nothing to
+    compare a data dictionary entry with."""
+    context.schema.add(crm_field)
+    if crm_field.type or crm_field.api_name.endswith("__c"):
         context.result.fields.append(crm_field)
 
 
@@ -278,8 +359,7 @@ def _handle_object(context: _Context, source_file: SourceFile, data: bytes) -> N
     for element in root.findall("fields"):
         crm_field = _custom_field(element, obj, source_file.path)
         if crm_field is not None:
-            context.schema.add(crm_field)
-            context.result.fields.append(crm_field)
+            _add_field(context, crm_field)
     # Retrieve format keeps validation rules inside the object: read once every field is known.
     for element in root.findall("validationRules"):
         context.pending.append((_validation_rule, (element, obj, text(element, "fullName"), source_file.path)))
@@ -320,7 +400,9 @@ def _field_update_effect(context: _Context, obj: str, name: str) -> tuple[list[s
     target_obj = obj
     target_relationship = text(element, "targetObject")
     if target_relationship and target_relationship.lower() != obj.lower():
-        lookup, target_obj = context.schema.hop(obj, target_relationship)
+        # a cross-object update names the parent by its lookup field (AccountId, Parent__c)
+        relationship = context.schema.lookup_relationship(obj, target_relationship)
+        lookup, target_obj = context.schema.hop(obj, relationship)
         reads.append(lookup)
     written = text(element, "field")
     writes = [context.schema.field_name(target_obj, written)] if written else []
@@ -350,7 +432,11 @@ def _criteria_reads(schema: Schema, obj: str, criteria: Element | None) -> list[
         if len(parts) > 1 and parts[0].lower() == obj.lower():
             lookups, final = schema.resolve(obj, parts[1:])
         elif len(parts) > 1:
+            # a parent's field (Account.Industry on an Opportunity rule) is reached through the
+            # record's lookup to it; User.* is the running user, no field of the record
             lookups, final = schema.resolve(parts[0], parts[1:])
+            if parts[0] in STANDARD_OBJECTS and parts[0] != "User":
+                lookups = [schema.hop(obj, parts[0])[0], *lookups]
         else:
             lookups, final = schema.resolve(obj, parts)
         reads += lookups
@@ -368,7 +454,8 @@ WORKFLOW_EVENTS = {
 
 
 def _workflow_rule(context: _Context, rule: Element, obj: str, file: str) -> None:
-    name = text(rule, "fullName")
+    # The metadata API percent-encodes a rule's name ("Amount %3E 100k" is "Amount > 100k").
+    name = unquote(text(rule, "fullName"))
     if not name:
         return
     reads = _criteria_reads(context.schema, obj, rule)
@@ -460,8 +547,13 @@ def _handle_approval(context: _Context, source_file: SourceFile, data: bytes) ->
         reads += _criteria_reads(schema, obj, step.find("entryCriteria"))
         for approver in step.findall("assignedApprover/approver"):
             if text(approver, "type") == "relatedUserField" and text(approver, "name"):
-                lookups, final = schema.resolve(obj, text(approver, "name").split("."))
-                reads += [*lookups, final]
+                # a user lookup field (Realtor_User__c), maybe reached through others (Owner.Manager)
+                *path, last = text(approver, "name").split(".")
+                lookups, target = schema.record_path(obj, path)
+                reads += lookups
+                if target:
+                    user_field = schema.hop(target, last)[0] if _is_relationship(last) else None
+                    reads.append(user_field or schema.field_name(target, last))
     writes: list[str] = []
     actions: list[str] = []
     definition = flatten(root)
@@ -497,8 +589,10 @@ def _handle_approval(context: _Context, source_file: SourceFile, data: bytes) ->
 def _handle_trigger(context: _Context, source_file: SourceFile, data: bytes) -> None:
     try:
         body = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise MetadataError(source_file.path, f"not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
+    except UnicodeDecodeError:
+        # Only the header is read; a stray Windows-1252 byte in a comment is no reason to refuse.
+        body = data.decode("utf-8-sig", errors="replace")
+        context.result.warnings.append(f"{source_file.path}: not valid UTF-8; read with replacement characters")
     header = TRIGGER_HEADER.search(APEX_COMMENT.sub(" ", body))
     if header is None:
         raise MetadataError(source_file.path, "no trigger header (trigger <Name> on <Object> (<events>)) was found")
@@ -560,7 +654,7 @@ def _process_metadata(root: Element) -> dict[str, str]:
 
 def _handle_flow(context: _Context, source_file: SourceFile, data: bytes) -> None:
     root = parse_xml(data, source_file.path)
-    api_name = strip_suffix(PurePosixPath(source_file.path).name)
+    api_name, version = flow_name_version(source_file.path)
     schema = context.schema
     process_type = text(root, "processType", "Flow")
     start = root.find("start")
@@ -585,7 +679,7 @@ def _handle_flow(context: _Context, source_file: SourceFile, data: bytes) -> Non
     record_elements: dict[str, str] = {}  # lookups and creates: their name -> object
     for tag in ("recordLookups", "recordCreates"):
         for element in root.findall(tag):
-            element_obj = _element_object(element, variables, obj)
+            element_obj = _element_object(element, variables, obj, schema)
             if element_obj:
                 record_elements[text(element, "name").lower()] = element_obj
                 if text(element, "outputReference"):
@@ -595,7 +689,12 @@ def _handle_flow(context: _Context, source_file: SourceFile, data: bytes) -> Non
     writes: list[str] = []
     actions: list[str] = []
 
-    def record_path(parts: list[str], *, write: bool) -> None:
+    def record_path(parts: list[str], *, write: bool, record: bool = False) -> None:
+        if record or (not write and _is_relationship(parts[-1])):
+            # the path names a related record ($Record.Account), not one of its fields
+            lookups, _target = schema.record_path(obj, parts)
+            reads.extend(lookups)
+            return
         lookups, final = schema.resolve(obj, parts)
         reads.extend(lookups)
         if final:
@@ -613,14 +712,25 @@ def _handle_flow(context: _Context, source_file: SourceFile, data: bytes) -> Non
             continue
         for pattern in patterns:
             for found in pattern.finditer(value):
-                record_path(found.group(1)[1:].split("."), write=element.tag == "assignToReference")
+                record_path(
+                    found.group(1)[1:].split("."),
+                    write=element.tag == "assignToReference",
+                    record=element.tag == "inputReference",
+                )
     # filters of lookups, updates and deletes, on their object
-    for tag in ("recordLookups", "recordUpdates", "recordDeletes"):
+    # (a screen's record choice set queries its object like a lookup does)
+    for tag in ("recordLookups", "recordUpdates", "recordDeletes", "dynamicChoiceSets"):
         for element in root.findall(tag):
-            element_obj = _element_object(element, variables, obj)
+            element_obj = _element_object(element, variables, obj, schema)
+            if not element_obj:
+                continue
             for element_filter in element.findall("filters"):
-                if element_obj and text(element_filter, "field"):
+                if text(element_filter, "field"):
                     reads.append(schema.field_name(element_obj, text(element_filter, "field")))
+            queried = [q.text.strip() for q in element.findall("queriedFields") if q.text and q.text.strip()]
+            if tag == "dynamicChoiceSets":
+                queried += [text(element, "displayField"), text(element, "valueField"), text(element, "sortField")]
+            reads += [schema.field_name(element_obj, name) for name in queried if name and name != "Id"]
     # writes of creates and updates
     sobject_assignments: dict[str, list[str]] = defaultdict(list)
     for assignment in root.iterfind("assignments/assignmentItems"):
@@ -630,7 +740,7 @@ def _handle_flow(context: _Context, source_file: SourceFile, data: bytes) -> Non
             sobject_assignments[variable.lower()].append(rest)
     for tag, verb in (("recordCreates", "create"), ("recordUpdates", "update"), ("recordDeletes", "delete")):
         for element in root.findall(tag):
-            element_obj = _element_object(element, variables, obj)
+            element_obj = _element_object(element, variables, obj, schema)
             actions.append(f"{verb}:{element_obj or text(element, 'inputReference') or '?'}")
             if verb == "delete" or not element_obj:
                 continue
@@ -661,16 +771,20 @@ def _handle_flow(context: _Context, source_file: SourceFile, data: bytes) -> Non
         actions.append(f"error:{text(error, 'name')}")
 
     status = text(root, "status")
+    active_version = context.flow_active_versions.get(api_name, 0)
     if status:
         active = status == "Active"
+    elif version is not None:
+        active = version == active_version
     else:
-        active = context.flow_active_versions.get(api_name, 0) > 0
+        active = active_version > 0
     details = {
         "processType": process_type,
         "status": status,
         "triggerType": trigger_type,
         "recordTriggerType": record_trigger_type,
         "label": text(root, "label"),
+        "version": version,
         "decisions": len(root.findall("decisions")),
         "screen_components": unique_sorted(e.text.strip() for e in root.iterfind("screens/fields/extensionName")),
     }
@@ -698,16 +812,25 @@ def _handle_flow(context: _Context, source_file: SourceFile, data: bytes) -> Non
     )
 
 
-def _element_object(element: Element, variables: dict[str, str], record_object: str | None) -> str | None:
-    """The object a record element works on: its <object>, or that of its input variable."""
+def _element_object(
+    element: Element, variables: dict[str, str], record_object: str | None, schema: Schema
+) -> str | None:
+    """The object a record element works on: its <object>, or that of its input variable
+    ($Record, or a record related to it such as $Record.Account)."""
     if text(element, "object"):
         return text(element, "object")
     reference = text(element, "inputReference")
     if not reference:
         return None
     if reference.startswith("$Record"):
-        return record_object
+        parts = [part for part in reference.split(".")[1:] if part]
+        return schema.record_path(record_object, parts)[1] if parts else record_object
     return variables.get(reference.lower())
+
+
+def _is_relationship(name: str) -> bool:
+    """A path's last part that names a related record rather than a field."""
+    return name.lower().endswith("__r") or name.lower() in STANDARD_RELATIONSHIPS or name in STANDARD_OBJECTS
 
 
 HANDLERS = {
