@@ -67,6 +67,8 @@ def load_automations() -> dict[int, dict]:
         "key",
         "name",
         "failure_owner_id",
+        "system_owner_id",
+        "rule_owner_id",
         "schedule_kind",
         "schedule_interval",
         "schedule_cron",
@@ -581,5 +583,9 @@ def monitors_run(*, now: datetime | None = None) -> dict:
     )
     for kind in checked:
         checked[kind] = checked[kind] | gone
-    owners = {aid: a["failure_owner_id"] for aid, a in automations.items()}
+    # Every finding has an owner where the automation names one: failure, else system, else rule
+    # owner (health.alerts.finding_recipients falls back to the admins).
+    owners = {
+        aid: a["failure_owner_id"] or a["system_owner_id"] or a["rule_owner_id"] for aid, a in automations.items()
+    }
     return services.findings_sync(hits=hits, checked=checked, owners=owners, now=now)
