@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection, transaction
-from django.db.models import DateTimeField, DurationField, ExpressionWrapper, F, Value
+from django.db.models import DateTimeField, DurationField, ExpressionWrapper, F, Max, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from simple_history.utils import bulk_create_with_history, bulk_update_with_history
@@ -783,6 +783,29 @@ def holds_sync(*, actor: User, verified: dict[int, str] | None = None, note: str
         h.automation_id: h
         for h in Hold.objects.filter(source=HOLD_SOURCE, released_at__isnull=True).select_related("automation")
     }
+    placing = [aid for aid in holding if aid not in held]
+    if placing:
+        # An admin who released the hold on the automation page released it for the incidents
+        # open then: it is not placed again for them (a new incident places a new one).
+        released = dict(
+            Hold.objects.filter(automation_id__in=placing, source=HOLD_SOURCE, released_at__isnull=False)
+            .exclude(released_by=system_user())  # the monitor's own releases (verification)
+            .values("automation_id")
+            .annotate(last=Max("released_at"))
+            .values_list("automation_id", "last")
+        )
+        for aid in placing:
+            last = released.get(aid)
+            if last is None:
+                continue
+            automation, findings = holding[aid]
+            done = [f for f in findings if f.opened_at <= last]
+            if done:
+                Finding.objects.filter(pk__in=[f.pk for f in done]).update(hold_released_at=last)
+            if len(done) == len(findings):
+                del holding[aid]
+            else:
+                holding[aid] = (automation, [f for f in findings if f.opened_at > last])
     for automation_id, (automation, findings) in holding.items():
         if automation_id not in held:
             reason = "; ".join(f"{f.get_kind_display()}: {f.reason}" for f in findings)

@@ -256,3 +256,15 @@ def test_broke_after_change_and_failure_rate_up_on_the_same_runs_are_one_finding
     assert Delivery.objects.filter(kind="alert", recipient=owner).count() == 1
     monitors.monitors_run()
     assert Finding.objects.filter(automation=automation).count() == 1
+
+
+def test_an_admin_releasing_the_hold_on_the_automation_page_is_not_undone_by_the_next_pass(clock, failing, admin):
+    from registry.services import hold_release
+
+    finding = incident(failing)
+    hold_release(hold=open_hold(failing), by=admin, note="Supervised run for the quarter close")
+    clock.shift(timedelta(minutes=10))
+    monitors.monitors_run()
+    assert open_hold(failing) is None
+    finding.refresh_from_db()
+    assert finding.hold_released_at is not None and finding.status == "open"
