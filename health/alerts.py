@@ -244,7 +244,9 @@ def digest_changes(*, user, since: datetime | None, now: datetime) -> list[Line]
 
     lines = []
     findings = (
-        Finding.objects.filter(owner=user).select_related("automation", "acknowledged_by").order_by("due_at", "pk")
+        Finding.objects.filter(owner=user)
+        .select_related("automation", "acknowledged_by", "fixed_by")
+        .order_by("due_at", "pk")
     )
     for finding in findings:
         changes = []
@@ -254,7 +256,9 @@ def digest_changes(*, user, since: datetime | None, now: datetime) -> list[Line]
             changes.append(f"acknowledged by {finding.acknowledged_by or 'someone'}")
         if finding.is_unresolved and after(finding.due_at) and not _told(user, finding, "reminder"):
             changes.append("past its due date")
-        if finding.status == FindingStatus.RESOLVED and after(finding.resolved_at):
+        if after(finding.fixed_at):
+            changes.append(f"marked fixed by {finding.fixed_by or 'someone'}: {finding.fix_note}")
+        if finding.status in (FindingStatus.RESOLVED, FindingStatus.VERIFIED) and after(finding.resolved_at):
             changes.append("resolved" + (f": {finding.resolution_note}" if finding.resolution_note else ""))
         if changes:
             lines.append(
