@@ -66,7 +66,8 @@ def finding_recipients(finding: Finding) -> tuple[list, str]:
         for label, pk in roles:
             if pk == finding.owner_id:
                 break
-            missing.append(label)
+            if pk is None:
+                missing.append(label)
         else:
             return [finding.owner], "the finding's owner"
         why = f"the {label}" + (f" (no {' or '.join(missing)} named)" if missing else "")

@@ -19,6 +19,7 @@ from registry.choices import LifecycleStatus
 from registry.models import Automation, DataField, Hold
 from registry.services import hold_place, hold_release_source
 from revops_gov.models import User
+from revops_gov.notifications import Line, send_notice
 from revops_gov.roles import can_govern
 from revops_gov.services import system_user
 
@@ -728,7 +729,11 @@ def _fixed_verify(*, actor: User, now: datetime) -> tuple[dict[int, str], int]:
     """The fixed findings: a failed run after the fix reopens one; enough clean runs after it (the
     monitor's setting) verify it. Two queries whatever the number of fixed findings. Returns the
     verified findings' automations with the note, and how many reopened."""
-    fixed = list(Finding.objects.select_for_update().filter(status=FindingStatus.FIXED))
+    fixed = list(
+        Finding.objects.select_for_update(of=("self",))
+        .select_related("automation", "owner", "fixed_by")
+        .filter(status=FindingStatus.FIXED)
+    )
     if not fixed:
         return {}, 0
     since = min(f.fixed_at or now for f in fixed)
@@ -765,7 +770,35 @@ def _fixed_verify(*, actor: User, now: datetime) -> tuple[dict[int, str], int]:
             continue
         finding._history_user = actor
         finding.save()
+        _incident_notice(finding, reopened=finding.status == FindingStatus.OPEN)
     return verified, reopened
+
+
+def _incident_notice(finding: Finding, *, reopened: bool) -> None:
+    """Tell the owner (and whoever said it was fixed) that the fix held or did not, once per fix."""
+    from .alerts import finding_recipients
+
+    people, _ = finding_recipients(finding)
+    people = {p.pk: p for p in [*people, finding.fixed_by] if p is not None}
+    what = "reopened" if reopened else "verified"
+    headline = "Fix did not hold" if reopened else "Fix verified"
+    subject = f"{headline}: {finding.get_kind_display()} on {finding.automation.name}"
+    intro = (
+        "A run failed after the fix: the finding is open again and its hold stays."
+        if reopened
+        else "Clean runs after the fix verified it; the hold it placed is lifted."
+    )
+    for person in people.values():
+        send_notice(
+            user=person,
+            subject=subject,
+            intro=intro,
+            lines=[Line(f"Fixed: {finding.fix_note}"), Line("Open the finding", finding.get_absolute_url())],
+            key=f"health.finding:{finding.pk}:{what}:{finding.fixed_at.isoformat()}:user:{person.pk}",
+            kind=f"finding_{what}",
+            about=f"health.finding:{finding.pk}",
+            about_url=finding.get_absolute_url(),
+        )
 
 
 def holds_sync(*, actor: User, verified: dict[int, str] | None = None, note: str = "") -> None:

@@ -88,6 +88,9 @@ def test_a_hold_survives_the_evidence_leaving_the_window_and_lifts_on_verificati
     assert open_hold(failing) is None
     released = Hold.objects.get(automation=failing, source="health")
     assert released.release_note.startswith("verified: 3 clean runs")
+    from revops_gov.models import Delivery
+
+    assert Delivery.objects.filter(kind="finding_verified", recipient=owner).count() == 1
 
 
 def test_a_failed_run_after_the_fix_reopens_the_incident_and_keeps_the_hold(clock, failing, owner):
@@ -99,6 +102,9 @@ def test_a_failed_run_after_the_fix_reopens_the_incident_and_keeps_the_hold(cloc
     finding.refresh_from_db()
     assert finding.status == "open"
     assert open_hold(failing) is not None
+    from revops_gov.models import Delivery
+
+    assert Delivery.objects.filter(kind="finding_reopened", recipient=owner).count() == 1
 
 
 def test_only_the_failure_owner_or_an_admin_says_what_was_fixed(clock, failing, owner, manager, admin):
