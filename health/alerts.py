@@ -15,13 +15,15 @@ from datetime import datetime
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Permission
 from django.db import IntegrityError, transaction
-from django.db.models import Max
+from django.db.models import Max, Q
 from django.utils import timezone
 
 from revops_gov.models import Delivery, DeliveryChannel
 from revops_gov.notifications import Line, Section, absolute_url, send_digest, send_notice
 from revops_gov.outbox import delivery_enqueue
+from revops_gov.roles import GOVERN
 
 from .choices import FindingStatus
 from .models import DigestSent, Finding
@@ -36,9 +38,58 @@ SUBJECTS = {
 }
 
 
+def admins() -> list:
+    """The active RevOps admins (the govern capability, or superusers), the last resort."""
+    app_label, codename = GOVERN.split(".")
+    perm = Q(content_type__app_label=app_label, codename=codename)
+    governing = Permission.objects.filter(perm)
+    return list(
+        get_user_model()
+        .objects.filter(is_active=True)
+        .filter(Q(is_superuser=True) | Q(groups__permissions__in=governing) | Q(user_permissions__in=governing))
+        .distinct()
+        .order_by("pk")
+    )
+
+
+def finding_recipients(finding: Finding) -> tuple[list, str]:
+    """Who is told about a finding and why (issue 16 §1): its failure owner, else the system
+    owner, else the rule owner, else the admins — never nobody."""
+    automation = finding.automation
+    roles = (
+        ("failure owner", automation.failure_owner_id),
+        ("system owner", automation.system_owner_id),
+        ("rule owner", automation.rule_owner_id),
+    )
+    missing = []
+    if finding.owner is not None and finding.owner.is_active:
+        for label, pk in roles:
+            if pk == finding.owner_id:
+                break
+            if pk is None:
+                missing.append(label)
+        else:
+            return [finding.owner], "the finding's owner"
+        why = f"the {label}" + (f" (no {' or '.join(missing)} named)" if missing else "")
+        return [finding.owner], why
+    for label, person in (
+        ("failure owner", automation.failure_owner),
+        ("system owner", automation.system_owner),
+        ("rule owner", automation.rule_owner),
+    ):
+        if person is not None and person.is_active:
+            why = f"the {label}" + (f" (no {' or '.join(missing)} named)" if missing else "")
+            return [person], why
+        missing.append(label)
+    people = admins()
+    if not people:
+        log.error("Finding %s reaches nobody: no owner and no active RevOps admin", finding.pk)
+    return people, "the RevOps admins (no failure, system or rule owner named)"
+
+
 def alert_recipients(finding: Finding) -> list:
     """Who is told about a finding (the opening alert and the overdue reminder)."""
-    return [finding.owner] if finding.owner else []
+    return finding_recipients(finding)[0]
 
 
 def delivery_key(finding: Finding, kind: str, recipient=None) -> str:
@@ -83,7 +134,14 @@ def _mark_once(finding_id: int, column: str, now: datetime, send, **condition) -
     with transaction.atomic():
         finding = (
             Finding.objects.select_for_update(skip_locked=True, of=("self",))
-            .select_related("automation", "owner", "owner__manager")
+            .select_related(
+                "automation",
+                "owner",
+                "owner__manager",
+                "automation__failure_owner",
+                "automation__system_owner",
+                "automation__rule_owner",
+            )
             .filter(pk=finding_id, **{f"{column}__isnull": True}, **condition)
             .first()
         )
@@ -127,12 +185,14 @@ def findings_alert(*, now: datetime | None = None) -> dict:
     webhook = settings.REVOPS.get("HEALTH_FINDINGS_WEBHOOK_URL")
 
     def opened(finding):
-        for person in alert_recipients(finding):
+        people, why = finding_recipients(finding)
+        for person in people:
             finding_delivery_enqueue(
                 finding=finding,
                 kind="alert",
                 recipient=person,
-                intro="A health monitor opened a finding on an automation you own. You get this email once.",
+                intro=f"A health monitor opened a finding on an automation; you are told as {why}. "
+                "You get this email once.",
             )
         if webhook:
             finding_delivery_enqueue(finding=finding, kind="alert", recipient=None)
@@ -158,7 +218,7 @@ def findings_alert(*, now: datetime | None = None) -> dict:
         sent["opened"] += _mark_once(pk, "notified_at", now, opened, status=FindingStatus.OPEN)
     active = (FindingStatus.OPEN, FindingStatus.ACKNOWLEDGED)
     for pk in base.filter(
-        status__in=active, due_at__lt=now, reminded_at__isnull=True, notified_at__isnull=False, owner__isnull=False
+        status__in=active, due_at__lt=now, reminded_at__isnull=True, notified_at__isnull=False
     ).values_list("pk", flat=True):
         sent["reminded"] += _mark_once(pk, "reminded_at", now, reminded, status__in=active)
     escalate_before = now - settings.REVOPS["HEALTH_DEFAULTS"]["escalate_after"]
@@ -185,7 +245,9 @@ def digest_changes(*, user, since: datetime | None, now: datetime) -> list[Line]
 
     lines = []
     findings = (
-        Finding.objects.filter(owner=user).select_related("automation", "acknowledged_by").order_by("due_at", "pk")
+        Finding.objects.filter(owner=user)
+        .select_related("automation", "acknowledged_by", "fixed_by")
+        .order_by("due_at", "pk")
     )
     for finding in findings:
         changes = []
@@ -195,7 +257,9 @@ def digest_changes(*, user, since: datetime | None, now: datetime) -> list[Line]
             changes.append(f"acknowledged by {finding.acknowledged_by or 'someone'}")
         if finding.is_unresolved and after(finding.due_at) and not _told(user, finding, "reminder"):
             changes.append("past its due date")
-        if finding.status == FindingStatus.RESOLVED and after(finding.resolved_at):
+        if after(finding.fixed_at):
+            changes.append(f"marked fixed by {finding.fixed_by or 'someone'}: {finding.fix_note}")
+        if finding.status in (FindingStatus.RESOLVED, FindingStatus.VERIFIED) and after(finding.resolved_at):
             changes.append("resolved" + (f": {finding.resolution_note}" if finding.resolution_note else ""))
         if changes:
             lines.append(

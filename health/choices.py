@@ -56,8 +56,14 @@ class FindingStatus(models.TextChoices):
     OPEN = "open", "Open"
     ACKNOWLEDGED = "acknowledged", "Acknowledged"
     SUPPRESSED = "suppressed", "Suppressed"
-    RESOLVED = "resolved", "Resolved"
+    FIXED = "fixed", "Fixed (waiting for clean runs)"
+    VERIFIED = "verified", "Verified (clean runs seen)"
+    # "resolved" is stored as before; it is the incident's "closed" (health/README.md).
+    RESOLVED = "resolved", "Closed"
 
 
 # A finding in one of these states is the automation's one finding of its kind.
-UNRESOLVED = (FindingStatus.OPEN, FindingStatus.ACKNOWLEDGED, FindingStatus.SUPPRESSED)
+UNRESOLVED = (FindingStatus.OPEN, FindingStatus.ACKNOWLEDGED, FindingStatus.SUPPRESSED, FindingStatus.FIXED)
+# A hold placed for a finding in one of these states stays: it lifts on verification, or when an
+# admin releases it with a reason (health.services.finding_hold_release) — never on a suppression.
+HOLDING = UNRESOLVED

@@ -21,11 +21,20 @@ class AcknowledgeForm(StyledFormMixin, forms.Form):
     note = forms.CharField(label="Note (optional)", required=False, max_length=2000)
 
 
+class FixForm(StyledFormMixin, forms.Form):
+    note = forms.CharField(label="What was fixed", widget=forms.Textarea, max_length=2000)
+
+
+class HoldReleaseForm(StyledFormMixin, forms.Form):
+    reason = forms.CharField(label="Why it may run before the fix is verified", widget=forms.Textarea, max_length=2000)
+
+
 class SuppressForm(StyledFormMixin, forms.Form):
     until = forms.DateTimeField(
         label="Suppress until",
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
-        help_text="No alerts and no hold until then; it reopens afterwards if the monitor still fires.",
+        help_text="No alerts until then (a hold stays); at most the automation's tier limit; "
+        "it reopens afterwards if the monitor still fires.",
     )
     reason = forms.CharField(label="Why", widget=forms.Textarea, max_length=2000)
 

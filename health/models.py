@@ -227,6 +227,37 @@ class Finding(models.Model):
         related_name="+",
         verbose_name="acknowledged by",
     )
+    # The incident loop (issue 16 §1): the owner says what was fixed; the monitor verifies it.
+    fixed_at = models.DateTimeField("fixed", null=True, blank=True)
+    fixed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, models.SET_NULL, null=True, blank=True, related_name="+", verbose_name="fixed by"
+    )
+    fix_note = models.TextField("what was fixed", blank=True)
+    verified_at = models.DateTimeField("verified", null=True, blank=True)
+    no_recent_evidence = models.BooleanField(
+        "no recent evidence",
+        default=False,
+        help_text="Its monitor no longer sees the failures in its window; the incident stays open until verified.",
+    )
+    holds_automation = models.BooleanField("placed a hold", default=False)
+    hold_released_at = models.DateTimeField("hold released by an admin", null=True, blank=True)
+    hold_released_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name="hold released by",
+    )
+    hold_release_reason = models.TextField("why the hold was released", blank=True)
+    suppressed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name="suppressed by",
+    )
     # The alert outbox: each is claimed once by a conditional update (health.alerts).
     notified_at = models.DateTimeField("owner notified", null=True, blank=True)
     reminded_at = models.DateTimeField("overdue reminder sent", null=True, blank=True)
@@ -259,6 +290,11 @@ class Finding(models.Model):
     @property
     def is_unresolved(self) -> bool:
         return self.status in UNRESOLVED
+
+    @property
+    def is_incident(self) -> bool:
+        """A failure finding, or one that placed a hold: it closes only when verified."""
+        return self.holds_automation or self.kind in settings.REVOPS["HEALTH_INCIDENT_KINDS"]
 
 
 class DigestSent(models.Model):

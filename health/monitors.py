@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from approvals import selectors as approvals_selectors
 from registry.choices import LifecycleStatus, ScheduleKind
-from registry.models import Automation, ChangeEvent
+from registry.models import Automation, ChangeEvent, Hold
 
 from . import services
 from .choices import UNRESOLVED, FindingKind, RunOutcome
@@ -53,6 +53,7 @@ class Context:
     now: datetime
     automations: dict[int, dict]  # id -> automation row with its effective thresholds
     stats: dict[int, dict]  # id -> windowed run statistics
+    held: frozenset = frozenset()  # ids with an open hold (of any source): not expected to run
 
     def threshold(self, automation_id: int, name: str):
         return self.automations[automation_id]["thresholds"][name]
@@ -66,6 +67,8 @@ def load_automations() -> dict[int, dict]:
         "key",
         "name",
         "failure_owner_id",
+        "system_owner_id",
+        "rule_owner_id",
         "schedule_kind",
         "schedule_interval",
         "schedule_cron",
@@ -128,6 +131,8 @@ def did_not_run(ctx: Context) -> tuple[set[int], list[Hit]]:
     window_start = ctx.now - timedelta(days=d["recent_days"] + d["baseline_days"])
     checked, hits = set(), []
     for aid, a in ctx.automations.items():
+        if aid in ctx.held:
+            continue  # a held automation is expected not to run (issue 16 §1)
         kind = a["schedule_kind"]
         if kind == ScheduleKind.NONE or (kind == ScheduleKind.INTERVAL and not a["schedule_interval"]):
             continue
@@ -501,6 +506,42 @@ def failure_rate_up(ctx: Context) -> tuple[set[int], list[Hit]]:
     return set(ctx.automations), hits
 
 
+SAME_FAILURES = (FindingKind.BROKE_AFTER_CHANGE, FindingKind.FAILURE_RATE_UP)
+
+
+def one_failure_finding(hits: list[Hit], checked: dict[str, set[int]]) -> list[Hit]:
+    """`broke_after_change` and `failure_rate_up` read the same failed runs: when both fire for
+    one automation they are one finding (one email), not two (issue 16 §1). The finding already
+    unresolved of either kind absorbs the other (else "broke after change", the more specific);
+    the other's reason and numbers are added to it, and its monitor leaves that automation alone."""
+    by_key = {(h.automation_id, h.kind): h for h in hits}
+    both = {aid for aid, kind in by_key if kind == SAME_FAILURES[0] and (aid, SAME_FAILURES[1]) in by_key}
+    if not both:
+        return hits
+    existing = set(
+        Finding.objects.filter(status__in=UNRESOLVED, automation_id__in=both, kind__in=SAME_FAILURES).values_list(
+            "automation_id", "kind"
+        )
+    )
+    drop = set()
+    for aid in both:
+        keep_kind, other_kind = SAME_FAILURES
+        if (aid, other_kind) in existing and (aid, keep_kind) not in existing:
+            keep_kind, other_kind = other_kind, keep_kind
+        keep, other = by_key[(aid, keep_kind)], by_key[(aid, other_kind)]
+        by_key[(aid, keep_kind)] = Hit(
+            aid,
+            keep.kind,
+            f"{keep.reason} {other.reason}",
+            {**keep.evidence, str(other.kind): other.evidence},
+            severity=keep.severity,
+            links=keep.links + other.links,
+        )
+        drop.add((aid, other_kind))
+        checked[str(other_kind)] = checked.get(str(other_kind), set()) - {aid}
+    return [by_key[(h.automation_id, h.kind)] for h in hits if (h.automation_id, h.kind) not in drop]
+
+
 MONITORS = {
     FindingKind.DID_NOT_RUN: did_not_run,
     FindingKind.RAN_TWICE: ran_twice,
@@ -521,13 +562,20 @@ def monitors_run(*, now: datetime | None = None) -> dict:
     now = now or timezone.now()
     services.runs_time_out(now=now)
     automations = load_automations()
-    ctx = Context(now=now, automations=automations, stats=load_stats(now))
+    held = frozenset(
+        Hold.objects.filter(released_at__isnull=True, automation_id__in=list(automations)).values_list(
+            "automation_id", flat=True
+        )
+    )
+    ctx = Context(now=now, automations=automations, stats=load_stats(now), held=held)
     hits, checked = [], {}
     for kind, monitor in MONITORS.items():
         kind_checked, kind_hits = monitor(ctx)
         checked[kind.value] = kind_checked
         hits.extend(kind_hits)
-    # Findings of automations that left live/shadow resolve too: nobody expects them to run.
+    hits = one_failure_finding(hits, checked)
+    # Findings of automations that left live/shadow resolve too (nobody expects them to run) —
+    # except incidents: pausing fixes nothing, so they and their holds stay (issue 16 §1).
     gone = set(
         Finding.objects.filter(status__in=UNRESOLVED)
         .exclude(automation_id__in=list(automations))
@@ -535,5 +583,9 @@ def monitors_run(*, now: datetime | None = None) -> dict:
     )
     for kind in checked:
         checked[kind] = checked[kind] | gone
-    owners = {aid: a["failure_owner_id"] for aid, a in automations.items()}
+    # Every finding has an owner where the automation names one: failure, else system, else rule
+    # owner (health.alerts.finding_recipients falls back to the admins).
+    owners = {
+        aid: a["failure_owner_id"] or a["system_owner_id"] or a["rule_owner_id"] for aid, a in automations.items()
+    }
     return services.findings_sync(hits=hits, checked=checked, owners=owners, now=now)

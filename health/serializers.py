@@ -86,6 +86,11 @@ class FindingOutputSerializer(serializers.ModelSerializer):
             "resolution_note",
             "suppressed_until",
             "suppression_reason",
+            "no_recent_evidence",
+            "fixed_at",
+            "fix_note",
+            "verified_at",
+            "holds_automation",
         ]
 
 

@@ -7,9 +7,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection, transaction
-from django.db.models import DateTimeField, DurationField, ExpressionWrapper, F, Value
+from django.db.models import DateTimeField, DurationField, ExpressionWrapper, F, Max, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from simple_history.utils import bulk_create_with_history, bulk_update_with_history
@@ -19,9 +19,13 @@ from registry.choices import LifecycleStatus
 from registry.models import Automation, DataField, Hold
 from registry.services import hold_place, hold_release_source
 from revops_gov.models import User
+from revops_gov.notifications import Line, send_notice
+from revops_gov.roles import can_govern
 from revops_gov.services import system_user
 
 from .choices import (
+    FAILED_OUTCOMES,
+    HOLDING,
     UNRESOLVED,
     FactKind,
     FactSource,
@@ -643,17 +647,33 @@ def findings_sync(
             finding.status = FindingStatus.OPEN
         if (finding.reason, finding.evidence, finding.severity, finding.links, finding.status) != before:
             to_update.append(finding)
+    to_flag = []
     for key, finding in existing.items():
         automation_id, kind = key
-        if key not in hit_keys and automation_id in checked.get(kind, ()):
-            finding.status = FindingStatus.RESOLVED
-            finding.resolved_at = now
-            finding.resolution_note = (
-                f"Resolved by itself: the “{finding.get_kind_display()}” monitor no longer fires "
-                f"(checked {now:%Y-%m-%d %H:%M} UTC)."
-            )
-            to_resolve.append(finding)
+        if key in hit_keys:
+            if finding.no_recent_evidence:
+                finding.no_recent_evidence = False
+                to_flag.append(finding)
+            continue
+        if automation_id not in checked.get(kind, ()):
+            continue
+        if finding.is_incident:
+            # Evidence leaving the window never closes an incident: it says so and waits for its fix
+            # to be verified (issue 16 §1).
+            if not finding.no_recent_evidence:
+                finding.no_recent_evidence = True
+                to_flag.append(finding)
+            continue
+        finding.status = FindingStatus.RESOLVED
+        finding.resolved_at = now
+        finding.resolution_note = (
+            f"Resolved by itself: the “{finding.get_kind_display()}” monitor no longer fires "
+            f"(checked {now:%Y-%m-%d %H:%M} UTC)."
+        )
+        to_resolve.append(finding)
     if to_create:
+        for finding in to_create:
+            finding.holds_automation = _holds_kind(finding.kind, finding.severity)
         bulk_create_with_history(
             to_create, Finding, default_user=actor, default_change_reason="Opened by its monitor", default_date=now
         )
@@ -661,14 +681,21 @@ def findings_sync(
         # A confirmation is a timestamp, not a change worth a history version.
         Finding.objects.filter(pk__in=seen).update(last_seen_at=now)
     if to_update:
+        for finding in to_update:
+            finding.holds_automation = finding.holds_automation or _holds_kind(finding.kind, finding.severity)
         bulk_update_with_history(
             to_update,
             Finding,
-            ["reason", "evidence", "severity", "links", "status"],
+            ["reason", "evidence", "severity", "links", "status", "holds_automation"],
             batch_size=200,
             default_user=actor,
             default_change_reason="Confirmed again by its monitor",
             default_date=now,
+        )
+    if to_flag:
+        Finding.objects.filter(pk__in=[f.pk for f in to_flag if f.no_recent_evidence]).update(no_recent_evidence=True)
+        Finding.objects.filter(pk__in=[f.pk for f in to_flag if not f.no_recent_evidence]).update(
+            no_recent_evidence=False
         )
     if to_resolve:
         bulk_update_with_history(
@@ -680,41 +707,223 @@ def findings_sync(
             default_change_reason="Condition cleared",
             default_date=now,
         )
-    holds_sync(actor=actor)
+    verified, reopened = _fixed_verify(actor=actor, now=now)
+    holds_sync(actor=actor, verified=verified)
     return {
         "opened": len(to_create),
         "confirmed": len(seen),
         "updated": len(to_update),
         "resolved": len(to_resolve),
+        "verified": len(verified),
+        "reopened": reopened,
     }
 
 
-def holds_sync(*, actor: User) -> None:
-    """A high open (or acknowledged) finding of a holding kind holds its automation; the hold is
-    released when none remains. Queries: two, plus one service call per hold that changes."""
+def verify_clean_runs(kind: str) -> int:
+    """How many clean runs after the fix verify a finding of this kind (per monitor, configurable)."""
+    config = _config("HEALTH_VERIFY_CLEAN_RUNS")
+    return int(config.get(kind, config.get("default", 3)))
+
+
+def _fixed_verify(*, actor: User, now: datetime) -> tuple[dict[int, str], int]:
+    """The fixed findings: a failed run after the fix reopens one; enough clean runs after it (the
+    monitor's setting) verify it. Two queries whatever the number of fixed findings. Returns the
+    verified findings' automations with the note, and how many reopened."""
+    fixed = list(
+        Finding.objects.select_for_update(of=("self",))
+        .select_related("automation", "owner", "fixed_by")
+        .filter(status=FindingStatus.FIXED)
+    )
+    if not fixed:
+        return {}, 0
+    since = min(f.fixed_at or now for f in fixed)
+    runs: dict[int, list[tuple[datetime, str]]] = {}
+    for automation_id, started_at, outcome in (
+        RunEvent.objects.filter(
+            automation_id__in={f.automation_id for f in fixed},
+            started_at__gte=since,
+            outcome__in=(RunOutcome.SUCCESS, *FAILED_OUTCOMES),
+        )
+        .order_by()
+        .values_list("automation_id", "started_at", "outcome")
+    ):
+        runs.setdefault(automation_id, []).append((started_at, outcome))
+    verified, reopened = {}, 0
+    for finding in fixed:
+        own = runs.get(finding.automation_id, ())
+        after = [outcome for started_at, outcome in own if started_at >= finding.fixed_at]
+        needed = verify_clean_runs(finding.kind)
+        failures = sum(1 for outcome in after if outcome in FAILED_OUTCOMES)
+        clean = len(after) - failures
+        if failures:
+            finding.status = FindingStatus.OPEN
+            finding._change_reason = f"Reopened: {failures} run(s) failed after the fix ({finding.fix_note})"
+            reopened += 1
+        elif clean >= needed:
+            finding.status = FindingStatus.VERIFIED
+            finding.verified_at = now
+            finding.resolved_at = now
+            finding.resolution_note = f"verified: {clean} clean runs after the fix ({finding.fix_note})"
+            finding._change_reason = finding.resolution_note
+            verified[finding.automation_id] = finding.resolution_note
+        else:
+            continue
+        finding._history_user = actor
+        finding.save()
+        _incident_notice(finding, reopened=finding.status == FindingStatus.OPEN)
+    return verified, reopened
+
+
+def _incident_notice(finding: Finding, *, reopened: bool) -> None:
+    """Tell the owner (and whoever said it was fixed) that the fix held or did not, once per fix."""
+    from .alerts import finding_recipients
+
+    people, _ = finding_recipients(finding)
+    people = {p.pk: p for p in [*people, finding.fixed_by] if p is not None}
+    what = "reopened" if reopened else "verified"
+    headline = "Fix did not hold" if reopened else "Fix verified"
+    subject = f"{headline}: {finding.get_kind_display()} on {finding.automation.name}"
+    intro = (
+        "A run failed after the fix: the finding is open again and its hold stays."
+        if reopened
+        else "Clean runs after the fix verified it; the hold it placed is lifted."
+    )
+    for person in people.values():
+        send_notice(
+            user=person,
+            subject=subject,
+            intro=intro,
+            lines=[Line(f"Fixed: {finding.fix_note}"), Line("Open the finding", finding.get_absolute_url())],
+            key=f"health.finding:{finding.pk}:{what}:{finding.fixed_at.isoformat()}:user:{person.pk}",
+            kind=f"finding_{what}",
+            about=f"health.finding:{finding.pk}",
+            about_url=finding.get_absolute_url(),
+        )
+
+
+def holds_sync(*, actor: User, verified: dict[int, str] | None = None, note: str = "") -> None:
+    """A high finding of a holding kind holds its automation, and keeps holding it until it is
+    verified or an admin releases its hold with a reason (issue 16 §1): a suppression, a pause, a
+    change of severity or evidence leaving the window never releases it. Queries: two, plus one
+    service call per hold that changes."""
+    verified = verified or {}
     holding = {}
     for finding in Finding.objects.filter(
-        status__in=(FindingStatus.OPEN, FindingStatus.ACKNOWLEDGED),
-        severity=Severity.HIGH,
-        kind__in=_config("HEALTH_HOLD_KINDS"),
+        status__in=HOLDING, holds_automation=True, hold_released_at__isnull=True
     ).select_related("automation"):
         holding.setdefault(finding.automation_id, (finding.automation, []))[1].append(finding)
     held = {
         h.automation_id: h
         for h in Hold.objects.filter(source=HOLD_SOURCE, released_at__isnull=True).select_related("automation")
     }
+    placing = [aid for aid in holding if aid not in held]
+    if placing:
+        # An admin who released the hold on the automation page released it for the incidents
+        # open then: it is not placed again for them (a new incident places a new one).
+        released = dict(
+            Hold.objects.filter(automation_id__in=placing, source=HOLD_SOURCE, released_at__isnull=False)
+            .exclude(released_by=system_user())  # the monitor's own releases (verification)
+            .values("automation_id")
+            .annotate(last=Max("released_at"))
+            .values_list("automation_id", "last")
+        )
+        for aid in placing:
+            last = released.get(aid)
+            if last is None:
+                continue
+            automation, findings = holding[aid]
+            done = [f for f in findings if f.opened_at <= last]
+            if done:
+                Finding.objects.filter(pk__in=[f.pk for f in done]).update(hold_released_at=last)
+            if len(done) == len(findings):
+                del holding[aid]
+            else:
+                holding[aid] = (automation, [f for f in findings if f.opened_at > last])
     for automation_id, (automation, findings) in holding.items():
         if automation_id not in held:
             reason = "; ".join(f"{f.get_kind_display()}: {f.reason}" for f in findings)
-            hold_place(automation=automation, source=HOLD_SOURCE, reason=f"Health finding — {reason}", by=actor)
+            hold_place(
+                automation=automation,
+                source=HOLD_SOURCE,
+                reason=f"Health incident — {reason} Released only when the incident is verified "
+                "(clean runs after the owner's fix), or by an admin with a reason.",
+                by=actor,
+            )
     for automation_id, hold in held.items():
         if automation_id not in holding:
             hold_release_source(
                 automation=hold.automation,
                 source=HOLD_SOURCE,
                 by=actor,
-                note="The health findings that held it are resolved or no longer high.",
+                note=verified.get(automation_id)
+                or note
+                or "The health incidents that held it are verified or released by an admin.",
             )
+
+
+def _is_admin(user: User) -> bool:
+    return bool(user and (user.is_superuser or can_govern(user)))
+
+
+@transaction.atomic
+def finding_fix(*, finding: Finding, by: User, note: str) -> Finding:
+    """The failure owner (or an admin) says what was fixed: the finding waits for clean runs,
+    which verify it (the monitor pass); its hold stays until then."""
+    note = (note or "").strip()
+    if not note:
+        raise ValidationError({"note": "Say what was fixed; the finding and its verification show it."})
+    finding = Finding.objects.select_for_update().select_related("automation").get(pk=finding.pk)
+    if not (_is_admin(by) or (by.pk and by.pk in (finding.automation.failure_owner_id, finding.owner_id))):
+        raise PermissionDenied("Only the failure owner or an admin can say a finding is fixed.")
+    if finding.status not in (FindingStatus.OPEN, FindingStatus.ACKNOWLEDGED, FindingStatus.SUPPRESSED):
+        raise ValidationError(
+            {"status": f"Only an open finding can be fixed; this one is {finding.get_status_display().lower()}."}
+        )
+    finding.status = FindingStatus.FIXED
+    finding.fixed_at = timezone.now()
+    finding.fixed_by = by
+    finding.fix_note = note
+    finding._history_user = by
+    finding._change_reason = f"Fixed: {note}"
+    finding.save()
+    return finding
+
+
+@transaction.atomic
+def finding_hold_release(*, finding: Finding, by: User, reason: str) -> Finding:
+    """An admin releases the hold an incident placed, with a reason, before it is verified. The
+    finding stays as it is; the hold lifts when no other finding holds the automation."""
+    reason = (reason or "").strip()
+    if not _is_admin(by):
+        raise PermissionDenied("Only an admin can release a health hold before the incident is verified.")
+    if not reason:
+        raise ValidationError({"reason": "Say why the hold is released before verification; the hold keeps it."})
+    finding = Finding.objects.select_for_update().get(pk=finding.pk)
+    if not finding.holds_automation or finding.hold_released_at:
+        raise ValidationError({"status": "This finding holds nothing."})
+    finding.hold_released_at = timezone.now()
+    finding.hold_released_by = by
+    finding.hold_release_reason = reason
+    finding._history_user = by
+    finding._change_reason = f"Hold released by an admin: {reason}"
+    finding.save()
+    holds_sync(actor=by, note=f"Released by an admin before verification: {reason}")
+    return finding
+
+
+@transaction.atomic
+def finding_close(*, finding: Finding, by: User, note: str = "") -> Finding:
+    """Close a verified incident (the owner or an admin)."""
+    finding = Finding.objects.select_for_update().select_related("automation").get(pk=finding.pk)
+    if not (_is_admin(by) or (by.pk and by.pk in (finding.automation.failure_owner_id, finding.owner_id))):
+        raise PermissionDenied("Only the failure owner or an admin can close a finding.")
+    if finding.status != FindingStatus.VERIFIED:
+        raise ValidationError({"status": "Only a verified finding can be closed."})
+    finding.status = FindingStatus.RESOLVED
+    finding._history_user = by
+    finding._change_reason = f"Closed{': ' + note.strip() if note.strip() else ''}"
+    finding.save()
+    return finding
 
 
 @transaction.atomic
@@ -734,26 +943,47 @@ def finding_acknowledge(*, finding: Finding, by: User, note: str = "") -> Findin
     return finding
 
 
+def suppress_max_days(automation: Automation) -> int:
+    return int(_config("HEALTH_SUPPRESS_MAX_DAYS")[automation.risk_tier])
+
+
 @transaction.atomic
 def finding_suppress(*, finding: Finding, by: User, until: datetime, reason: str) -> Finding:
-    """Silence a finding until a time, with a reason: no alerts, no hold; it reopens afterwards
-    if its monitor still fires."""
+    """Silence a finding's alerts until a time, with a reason (issue 16 §1): only its failure
+    owner or an admin, for at most its automation's tier limit (HEALTH_SUPPRESS_MAX_DAYS);
+    extending a suppression needs an admin. A suppression never releases a hold; the finding
+    reopens afterwards if its monitor still fires."""
     reason = (reason or "").strip()
+    now = timezone.now()
+    finding = Finding.objects.select_for_update().select_related("automation").get(pk=finding.pk)
+    admin = _is_admin(by)
+    if not (admin or (by.pk and by.pk == finding.automation.failure_owner_id)):
+        raise PermissionDenied("Only the failure owner or an admin can suppress a finding.")
     errors = {}
     if not reason:
         errors["reason"] = "Say why it is suppressed; the finding shows it."
-    if until is None or until <= timezone.now():
+    limit = suppress_max_days(finding.automation)
+    if until is None or until <= now:
         errors["until"] = "Give a time in the future."
+    elif until > now + timedelta(days=limit):
+        errors["until"] = (
+            f"At most {limit} days for a {finding.automation.risk_tier} tier automation "
+            f"(until {now + timedelta(days=limit):%Y-%m-%d %H:%M})."
+        )
     if errors:
         raise ValidationError(errors)
-    finding = Finding.objects.select_for_update().get(pk=finding.pk)
-    if not finding.is_unresolved:
-        raise ValidationError({"status": "A resolved finding cannot be suppressed."})
+    if not finding.is_unresolved or finding.status == FindingStatus.FIXED:
+        raise ValidationError({"status": "Only an open finding can be suppressed."})
+    extending = finding.status == FindingStatus.SUPPRESSED and bool(
+        finding.suppressed_until and finding.suppressed_until > now
+    )
+    if extending and not admin:
+        raise PermissionDenied("Extending a suppression needs an admin.")
     finding.status = FindingStatus.SUPPRESSED
     finding.suppressed_until = until
     finding.suppression_reason = reason
+    finding.suppressed_by = by
     finding._history_user = by
-    finding._change_reason = f"Suppressed until {until:%Y-%m-%d %H:%M}: {reason}"
+    finding._change_reason = f"{'Extended' if extending else 'Suppressed'} until {until:%Y-%m-%d %H:%M}: {reason}"
     finding.save()
-    holds_sync(actor=by)
     return finding

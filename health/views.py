@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.contrib import messages
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.http import HttpResponseBadRequest, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -14,11 +14,11 @@ from django.utils import timezone
 from django.views import View
 
 from registry.models import Automation
-from revops_gov.roles import RoleRequiredMixin, can_decide
+from revops_gov.roles import RoleRequiredMixin, can_decide, can_govern
 
-from . import charts, reminders, selectors, services
+from . import alerts, charts, reminders, selectors, services
 from .choices import UNRESOLVED
-from .forms import AcknowledgeForm, FindingFilterForm, RunFilterForm, SuppressForm
+from .forms import AcknowledgeForm, FindingFilterForm, FixForm, HoldReleaseForm, RunFilterForm, SuppressForm
 from .models import Finding
 
 SEVERITY_ORDER = {"high": 0, "medium": 1, "low": 2}
@@ -54,21 +54,106 @@ def findings_trend_context() -> dict:
     return charts.findings_trend(*selectors.findings_per_week())
 
 
+def finding_context(request, finding, **forms) -> dict:
+    """What the finding page shows: who is told and why, the hold and how it lifts, the actions
+    this person may take (issue 16 §1)."""
+    user = request.user
+    automation = finding.automation
+    is_admin = can_govern(user)
+    is_owner = user.pk in (automation.failure_owner_id, finding.owner_id)
+    recipients, why = alerts.finding_recipients(finding)
+    hold = automation.holds.filter(source=services.HOLD_SOURCE, released_at__isnull=True).first()
+    return {
+        "finding": finding,
+        "can_decide": can_decide(user),
+        "recipients": recipients,
+        "recipients_why": why,
+        "hold": hold if finding.holds_automation and not finding.hold_released_at else None,
+        "verify_runs": services.verify_clean_runs(finding.kind),
+        "suppress_max_days": services.suppress_max_days(automation),
+        "can_fix": (is_admin or is_owner) and finding.status in ("open", "acknowledged", "suppressed"),
+        "can_close": (is_admin or is_owner) and finding.status == "verified",
+        "can_suppress": (is_admin or user.pk == automation.failure_owner_id)
+        and finding.status in ("open", "acknowledged", "suppressed"),
+        "can_release_hold": is_admin and finding.holds_automation and not finding.hold_released_at,
+        "acknowledge_form": forms.get("acknowledge_form") or AcknowledgeForm(),
+        "suppress_form": forms.get("suppress_form") or SuppressForm(),
+        "fix_form": forms.get("fix_form") or FixForm(),
+        "release_form": forms.get("release_form") or HoldReleaseForm(),
+    }
+
+
 class FindingDetailView(RoleRequiredMixin, View):
     required = "read"
 
     def get(self, request, pk):
         finding = get_object_or_404(selectors.finding_queryset(), pk=pk)
-        return render(
-            request,
-            "health/finding_detail.html",
-            {
-                "finding": finding,
-                "can_decide": can_decide(request.user),
-                "acknowledge_form": AcknowledgeForm(),
-                "suppress_form": SuppressForm(),
-            },
+        return render(request, "health/finding_detail.html", finding_context(request, finding))
+
+
+class _FindingActionView(RoleRequiredMixin, View):
+    """A form posted about one finding, written by one service; refusals are shown on the page."""
+
+    required = "decide"
+    form_class = None
+    form_name = ""
+
+    def act(self, finding, data):
+        raise NotImplementedError
+
+    def post(self, request, pk):
+        finding = get_object_or_404(selectors.finding_queryset(), pk=pk)
+        form = self.form_class(request.POST)
+        if form.is_valid():
+            try:
+                messages.success(request, self.act(finding, form.cleaned_data))
+                return redirect(finding)
+            except PermissionDenied as exc:
+                messages.error(request, str(exc))  # the form may not be on the page for them
+            except ValidationError as exc:
+                form.add_service_error(exc)
+        context = finding_context(request, finding, **{self.form_name: form})
+        return render(request, "health/finding_detail.html", context, status=400)
+
+
+class FindingFixView(_FindingActionView):
+    form_class, form_name = FixForm, "fix_form"
+
+    def act(self, finding, data):
+        services.finding_fix(finding=finding, by=self.request.user, note=data["note"])
+        return "Marked fixed: clean runs will verify it and lift its hold."
+
+
+class FindingHoldReleaseView(_FindingActionView):
+    required = "govern"
+    form_class, form_name = HoldReleaseForm, "release_form"
+
+    def act(self, finding, data):
+        services.finding_hold_release(finding=finding, by=self.request.user, reason=data["reason"])
+        return "Hold released before verification; the reason is kept on the hold."
+
+
+class FindingCloseView(_FindingActionView):
+    form_class, form_name = AcknowledgeForm, "acknowledge_form"
+
+    def act(self, finding, data):
+        services.finding_close(finding=finding, by=self.request.user, note=data["note"])
+        return "Closed."
+
+
+class SuppressionListView(RoleRequiredMixin, View):
+    """Every suppressed finding: who silenced it, until when, why (issue 16 §1)."""
+
+    required = "read"
+
+    def get(self, request):
+        findings = (
+            selectors.finding_queryset()
+            .filter(status="suppressed")
+            .select_related("suppressed_by")
+            .order_by("suppressed_until", "pk")
         )
+        return render(request, "health/suppression_list.html", {"findings": findings})
 
 
 class FindingAcknowledgeView(RoleRequiredMixin, View):
@@ -86,25 +171,12 @@ class FindingAcknowledgeView(RoleRequiredMixin, View):
         return redirect(finding)
 
 
-class FindingSuppressView(RoleRequiredMixin, View):
-    required = "decide"
+class FindingSuppressView(_FindingActionView):
+    form_class, form_name = SuppressForm, "suppress_form"
 
-    def post(self, request, pk):
-        finding = get_object_or_404(Finding.objects.select_related("automation", "owner"), pk=pk)
-        form = SuppressForm(request.POST)
-        if form.is_valid():
-            try:
-                services.finding_suppress(finding=finding, by=request.user, **form.cleaned_data)
-                messages.success(request, f"Suppressed until {form.cleaned_data['until']:%Y-%m-%d %H:%M}.")
-                return redirect(finding)
-            except ValidationError as exc:
-                form.add_service_error(exc)
-        return render(
-            request,
-            "health/finding_detail.html",
-            {"finding": finding, "can_decide": True, "acknowledge_form": AcknowledgeForm(), "suppress_form": form},
-            status=400,
-        )
+    def act(self, finding, data):
+        services.finding_suppress(finding=finding, by=self.request.user, **data)
+        return f"Suppressed until {data['until']:%Y-%m-%d %H:%M}. Alerts are silenced; a hold stays."
 
 
 class AutomationRunsView(RoleRequiredMixin, View):

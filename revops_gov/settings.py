@@ -538,6 +538,15 @@ REVOPS |= {
         "REVOPS_HEALTH_HOLD_KINDS",
         default=["ran_twice", "broke_after_change", "reporting_side_effects", "failure_rate_up", "wrong_owner"],
     ),
+    # Failure findings are incidents (issue 16 §1): open → acknowledged → fixed → verified → closed;
+    # evidence leaving the window never closes one. A finding that placed a hold is one too.
+    "HEALTH_INCIDENT_KINDS": env.list(
+        "REVOPS_HEALTH_INCIDENT_KINDS", default=["broke_after_change", "failure_rate_up", "timed_out"]
+    ),
+    # How many clean runs after the fix verify an incident, per monitor (kind); "default" for the rest.
+    "HEALTH_VERIFY_CLEAN_RUNS": {"default": env.int("REVOPS_HEALTH_VERIFY_CLEAN_RUNS", default=3)},
+    # The longest a finding may be suppressed, per risk tier of its automation (days).
+    "HEALTH_SUPPRESS_MAX_DAYS": {"high": 7, "medium": 14, "low": 30},
     # Monitor defaults; each can be set per automation (health.models.HealthThresholds).
     "HEALTH_DEFAULTS": {
         "expected_duration": timedelta(hours=1),

@@ -138,13 +138,43 @@ def test_a_new_finding_is_posted_once_to_the_webhook(clock, failing, receiver, s
     assert received[0]["url"].endswith(f"/findings/{received[0]['id']}/")
 
 
+def test_recipients_fall_back_failure_then_system_then_rule_owner_then_admins(db, admin):
+    """Issue 16 §1: every finding has a recipient, and the finding says who and why."""
+    rule, system, failure = UserFactory(username="rita"), UserFactory(username="sam"), UserFactory(username="fred")
+    automation = AutomationFactory(rule_owner=rule, system_owner=system, failure_owner=failure)
+    finding = FindingFactory(automation=automation, owner=None)
+    assert alerts.finding_recipients(finding) == ([failure], "the failure owner")
+    automation.failure_owner = None
+    assert alerts.finding_recipients(finding) == ([system], "the system owner (no failure owner named)")
+    automation.system_owner = None
+    assert alerts.finding_recipients(finding) == ([rule], "the rule owner (no failure owner or system owner named)")
+    automation.rule_owner = None
+    people, why = alerts.finding_recipients(finding)
+    assert people == [admin] and "RevOps admins" in why
+
+
 @override_settings(EMAIL_BACKEND="django.core.mail.backends.locmem.EmailBackend")
-def test_a_finding_without_an_owner_sends_no_email_but_is_marked_handled(clock, db):
-    finding = FindingFactory(owner=None)
+def test_a_finding_always_reaches_someone_a_finding_without_owners_goes_to_the_admins(clock, db, admin):
+    automation = AutomationFactory(rule_owner=None, failure_owner=None, system_owner=None)
+    finding = FindingFactory(automation=automation, owner=None)
     alerts.findings_alert()
     finding.refresh_from_db()
     assert finding.notified_at is not None
-    assert not mail.outbox
+    assert Delivery.objects.filter(kind="alert", recipient=admin).count() == 1
+    assert [m.to for m in mail.outbox] == [[admin.email]]
+
+
+def test_a_monitor_finding_is_owned_by_the_system_owner_when_no_failure_owner_is_named(clock, db):
+    system = UserFactory(username="sam")
+    automation = AutomationFactory(failure_owner=None, system_owner=system)
+    for i in range(6):
+        RunEventFactory(
+            automation=automation, event_id=f"f{i}", started_at=NOW - timedelta(hours=i + 1), outcome="failure"
+        )
+    monitors.monitors_run()
+    finding = automation.findings.get()
+    assert finding.owner == system
+    assert alerts.finding_recipients(finding) == ([system], "the system owner (no failure owner named)")
 
 
 def test_a_mail_server_that_refuses_loses_no_alert_the_outbox_retries_it_once(clock, failing, settings):

@@ -39,7 +39,7 @@ def runs(automation, n, *, start, every=timedelta(hours=1), prefix="r", **fields
 
 
 def unresolved(kind=None):
-    qs = Finding.objects.filter(status__in=("open", "acknowledged", "suppressed"))
+    qs = Finding.objects.filter(status__in=("open", "acknowledged", "suppressed", "fixed"))
     return qs.filter(kind=kind) if kind else qs
 
 
@@ -113,9 +113,12 @@ def test_ran_twice_fires_on_two_runs_for_one_trigger_and_on_overlap(clock, autom
     assert unresolved("ran_twice").count() == 2
     assert "started before the previous one finished" in unresolved("ran_twice").get(automation=other).reason
 
+    # A high "ran twice" holds its automation, so it is an incident: the evidence leaving the
+    # window never closes it, it says "no recent evidence" (issue 16 §1).
     clock.shift(timedelta(days=1))
     run_pass()
-    assert not unresolved().exists()
+    assert unresolved("ran_twice").count() == 2
+    assert all(f.no_recent_evidence for f in unresolved("ran_twice"))
 
 
 # --- timed out --------------------------------------------------------------------------------------
@@ -258,7 +261,16 @@ def test_broke_after_field_change_names_the_field_and_holds_the_automation(clock
 
     assert permit_for(automation).mode == "blocked"
 
-    runs(automation, 20, start=NOW - timedelta(hours=10), every=timedelta(minutes=20), prefix="fixed")
+    # Clean runs alone never lift it (issue 16 §1): the owner says what was fixed, then the monitor
+    # sees clean runs after the fix.
+    runs(automation, 20, start=NOW - timedelta(hours=10), every=timedelta(minutes=20), prefix="clean")
+    run_pass()
+    assert unresolved("broke_after_change").get().no_recent_evidence
+    hold.refresh_from_db()
+    assert hold.released_at is None
+    services.finding_fix(finding=finding, by=admin, note="Mapped the new segments")
+    runs(automation, 3, start=NOW + timedelta(minutes=5), prefix="fixed")
+    clock.shift(timedelta(hours=1))
     run_pass()
     assert not unresolved().exists()
     hold.refresh_from_db()
@@ -306,7 +318,8 @@ def test_reporting_critical_changes_fire_unless_reporting_impact_is_confirmed(cl
         by=admin,
     )
     run_pass()
-    assert not unresolved().exists()
+    # It held the automation: an incident, open until verified, now without recent evidence.
+    assert unresolved("reporting_side_effects").get().no_recent_evidence
 
 
 # --- failure rate up ---------------------------------------------------------------------------------------
@@ -324,14 +337,18 @@ def test_failure_rate_up_against_the_baseline(clock, automation):
 
 
 # --- the pass as a whole --------------------------------------------------------------------------------
-def test_paused_automations_have_their_findings_resolved(clock, automation):
+def test_pausing_resolves_a_did_not_run_but_never_an_incident(clock, automation):
+    automation.schedule_kind, automation.schedule_interval = "interval", timedelta(hours=1)
+    automation.save()
     runs(automation, 6, start=NOW - timedelta(days=1), outcome="failure")
     run_pass()
-    assert unresolved().exists()
+    assert unresolved("did_not_run").exists() and unresolved("failure_rate_up").exists()
     automation.status = "paused"
     automation.save()
     run_pass()
-    assert not unresolved().exists()
+    assert not unresolved("did_not_run").exists()  # nobody expects a paused automation to run
+    assert unresolved("failure_rate_up").exists()  # pausing fixed nothing (issue 16 §1)
+    assert Hold.objects.filter(automation=automation, released_at__isnull=True).exists()
 
 
 def test_running_the_pass_twice_opens_nothing_twice(clock, automation):
@@ -388,7 +405,8 @@ def test_a_suppressed_finding_stays_quiet_until_its_time_then_reopens(clock, aut
     run_pass()
     finding = unresolved("failure_rate_up").get()
     services.finding_suppress(finding=finding, by=admin, until=NOW + timedelta(hours=2), reason="Known CRM outage")
-    assert not Hold.objects.filter(released_at__isnull=True).exists()
+    # A suppression silences alerts; it never releases a hold (issue 16 §1).
+    assert Hold.objects.filter(released_at__isnull=True).exists()
     run_pass()
     finding.refresh_from_db()
     assert finding.status == "suppressed"

@@ -71,7 +71,7 @@ def test_a_manager_acknowledges_a_finding(login, manager):
 
 @pytest.mark.django_db
 def test_suppress_needs_a_future_time_and_a_reason(login, manager):
-    finding = FindingFactory()
+    finding = FindingFactory(automation=AutomationFactory(failure_owner=manager))
     client = login(manager)
     response = client.post(f"/findings/{finding.pk}/suppress", {"until": "2001-01-01T00:00", "reason": ""})
     assert response.status_code == 400
@@ -86,14 +86,43 @@ def test_suppress_needs_a_future_time_and_a_reason(login, manager):
 @pytest.mark.django_db
 def test_suppress_until_with_any_iso_offset_is_stored_in_utc(login, manager):
     """A typed offset PostgreSQL refuses (beyond ±15:59) is read in UTC, never a 500."""
-    finding = FindingFactory()
+    finding = FindingFactory(automation=AutomationFactory(failure_owner=manager))
+    day = (timezone.now() + timedelta(days=3)).date()
     response = login(manager).post(
-        f"/findings/{finding.pk}/suppress", {"until": "2999-01-01T00:00+19:18", "reason": "CRM maintenance"}
+        f"/findings/{finding.pk}/suppress", {"until": f"{day}T00:00+19:18", "reason": "CRM maintenance"}
     )
     assert response.status_code == 302
     finding.refresh_from_db()
     assert finding.suppressed_until.utcoffset().total_seconds() == 0
-    assert finding.suppressed_until.isoformat().startswith("2998-12-31T04:42")
+    assert finding.suppressed_until.isoformat().startswith(f"{day - timedelta(days=1)}T04:42")
+
+
+@pytest.mark.django_db
+def test_a_manager_with_no_tie_is_refused_suppressing_on_the_page(login, manager):
+    finding = FindingFactory()
+    until = (timezone.now() + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M")
+    response = login(manager).post(f"/findings/{finding.pk}/suppress", {"until": until, "reason": "Noise"})
+    assert response.status_code == 400
+    assert "Only the failure owner or an admin" in response.content.decode()
+    finding.refresh_from_db()
+    assert finding.status == "open"
+
+
+@pytest.mark.django_db
+def test_the_owner_says_what_was_fixed_and_the_page_shows_who_is_told_and_the_suppressions(login, manager, admin):
+    finding = FindingFactory(automation=AutomationFactory(failure_owner=manager), owner=manager)
+    client = login(manager)
+    page = client.get(f"/findings/{finding.pk}/").content.decode()
+    assert "the failure owner" in page and "Mark fixed" in page
+    response = client.post(f"/findings/{finding.pk}/fix", {"note": "Retry on timeout"})
+    assert response.status_code == 302
+    finding.refresh_from_db()
+    assert finding.status == "fixed" and finding.fix_note == "Retry on timeout"
+    other = FindingFactory(kind="did_not_run", automation=AutomationFactory(failure_owner=manager))
+    until = (timezone.now() + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M")
+    client.post(f"/findings/{other.pk}/suppress", {"until": until, "reason": "Scheduler migration"})
+    listing = client.get("/suppressions/").content.decode()
+    assert "Scheduler migration" in listing and str(manager) in listing
 
 
 @pytest.mark.django_db
