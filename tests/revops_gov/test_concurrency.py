@@ -1,0 +1,156 @@
+"""No lost updates (issue 15 §4): an edit made from a revision that is no longer current is
+refused with who changed it, when, and the diff; nothing is overwritten."""
+
+import pytest
+from rest_framework.test import APIClient
+
+from registry.models import Automation, DataField
+from revops_gov import concurrency
+from revops_gov.roles import Role
+from tests.factories import UserFactory, integration_token, personal_token
+from tests.registry.factories import AutomationFactory, DataFieldFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def _client(raw):
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
+    return client
+
+
+@pytest.fixture
+def two_admins(admin):
+    other = UserFactory(username="blair", first_name="Blair", last_name="Quinn", role=Role.ADMIN)
+    return admin, other
+
+
+# --- the If-Match header -------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("header", "tags"),
+    [
+        (None, None),
+        ("", None),
+        ('"3.7"', ["3.7"]),
+        ('W/"3.7"', ["3.7"]),
+        ('"1.2", W/"3.7"', ["1.2", "3.7"]),
+        ("*", ["*"]),
+    ],
+)
+def test_if_match_accepts_strong_weak_and_lists(header, tags):
+    assert concurrency.parse_if_match(header) == tags
+
+
+# --- automations through the API -----------------------------------------------------------
+URL = "/api/v1/automations/{}/"
+
+
+@pytest.mark.parametrize("who", ["personal", "integration"])
+def test_patch_without_if_match_is_428_for_tokens_that_write(who, admin):
+    automation = AutomationFactory(system="salesforce", name="Before")
+    raw = personal_token(admin) if who == "personal" else integration_token(name="sf", system="salesforce")
+    response = _client(raw).patch(URL.format(automation.key), {"name": "After", "change_reason": "x"}, format="json")
+    assert response.status_code == 428, response.json()
+    assert "If-Match" in response.json()["message"]
+    automation.refresh_from_db()
+    assert automation.name == "Before"
+
+
+def test_get_gives_an_etag_and_a_fresh_if_match_writes_and_gives_a_new_one(admin):
+    automation = AutomationFactory(system="salesforce", name="Before")
+    client = _client(personal_token(admin))
+    etag = client.get(URL.format(automation.key)).headers["ETag"]
+    assert etag.startswith('"') and etag.endswith('"')
+    assert client.get(URL.format(automation.key)).headers["ETag"] == etag  # the cached card keeps it
+    response = client.patch(
+        URL.format(automation.key), {"name": "After", "change_reason": "x"}, format="json", HTTP_IF_MATCH=etag
+    )
+    assert response.status_code == 200, response.json()
+    assert response.headers["ETag"] not in ("", etag)
+    assert client.get(URL.format(automation.key)).headers["ETag"] == response.headers["ETag"]
+    automation.refresh_from_db()
+    assert automation.name == "After"
+
+
+def test_a_weak_if_match_is_accepted(admin):
+    automation = AutomationFactory(system="salesforce")
+    client = _client(personal_token(admin))
+    etag = client.get(URL.format(automation.key)).headers["ETag"]
+    response = client.patch(
+        URL.format(automation.key), {"name": "Weakly", "change_reason": "x"}, format="json", HTTP_IF_MATCH=f"W/{etag}"
+    )
+    assert response.status_code == 200, response.json()
+
+
+@pytest.mark.parametrize("second", ["personal", "integration"])
+def test_a_stale_if_match_is_412_with_who_when_and_the_diff_and_nothing_is_written(two_admins, second):
+    first_admin, other = two_admins
+    automation = AutomationFactory(system="salesforce", name="Original", trigger="A lead is created")
+    first = _client(personal_token(other))
+    raw = personal_token(first_admin) if second == "personal" else integration_token(name="sf", system="salesforce")
+    late = _client(raw)
+    url = URL.format(automation.key)
+    first_etag, late_etag = first.get(url).headers["ETag"], late.get(url).headers["ETag"]
+    assert first_etag == late_etag
+    ok = first.patch(url, {"name": "Blair's name", "change_reason": "rename"}, format="json", HTTP_IF_MATCH=first_etag)
+    assert ok.status_code == 200
+    before = automation.history.count()
+
+    response = late.patch(
+        url,
+        {"name": "Late name", "trigger": "Late trigger", "change_reason": "x"},
+        format="json",
+        HTTP_IF_MATCH=late_etag,
+    )
+    assert response.status_code == 412, response.json()
+    body = response.json()
+    assert body["changed_by"] == "Blair Quinn"
+    assert body["changed_at"]
+    assert body["diff"] == {"name": ["Blair's name", "Late name"], "trigger": ["A lead is created", "Late trigger"]}
+    assert "Changed by Blair Quinn" in body["message"]
+    assert body["current_etag"] == ok.headers["ETag"]
+    automation.refresh_from_db()
+    assert (automation.name, automation.trigger) == ("Blair's name", "A lead is created")
+    assert automation.history.count() == before
+    # Read again, then write: accepted.
+    again = late.patch(
+        url, {"name": "Late name", "change_reason": "x"}, format="json", HTTP_IF_MATCH=late.get(url).headers["ETag"]
+    )
+    assert again.status_code == 200, again.json()
+    assert Automation.objects.get(pk=automation.pk).name == "Late name"
+
+
+def test_a_review_mark_also_makes_an_etag_stale(admin):
+    from registry import services
+
+    automation = AutomationFactory(system="salesforce")
+    client = _client(personal_token(admin))
+    etag = client.get(URL.format(automation.key)).headers["ETag"]
+    services.automation_mark_reviewed(automation=automation, by=admin, notes="Checked")
+    response = client.patch(
+        URL.format(automation.key), {"name": "X", "change_reason": "x"}, format="json", HTTP_IF_MATCH=etag
+    )
+    assert response.status_code == 412
+
+
+# --- data fields through the API -----------------------------------------------------------
+def test_data_field_patch_needs_a_current_if_match(two_admins):
+    first_admin, other = two_admins
+    field = DataFieldFactory(definition="Original")
+    url = f"/api/v1/data-fields/{field.pk}/"
+    first, late = _client(personal_token(other)), _client(personal_token(first_admin))
+    assert late.patch(url, {"definition": "No header", "change_reason": "x"}, format="json").status_code == 428
+    etag = late.get(url).headers["ETag"]
+    ok = first.patch(
+        url,
+        {"definition": "Blair's", "change_reason": "x"},
+        format="json",
+        HTTP_IF_MATCH=first.get(url).headers["ETag"],
+    )
+    assert ok.status_code == 200, ok.json()
+    assert ok.headers["ETag"] != etag
+    response = late.patch(url, {"definition": "Late", "change_reason": "x"}, format="json", HTTP_IF_MATCH=etag)
+    assert response.status_code == 412, response.json()
+    assert response.json()["diff"] == {"definition": ["Blair's", "Late"]}
+    assert response.json()["changed_by"] == "Blair Quinn"
+    assert DataField.objects.get(pk=field.pk).definition == "Blair's"
