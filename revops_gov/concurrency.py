@@ -216,20 +216,25 @@ PRECONDITION_RESPONSES = {
 
 
 # --- Forms ---------------------------------------------------------------------------------
-class RevisionFormMixin(forms.Form):
-    """A hidden `revision`: the revision the form was opened at (set from `initial` or the instance)."""
-
-    revision = forms.CharField(widget=forms.HiddenInput, required=False)
+class RevisionFormMixin:
+    """A hidden `revision`: the revision the form was opened at (a model form's instance's, or
+    `revision=`). The view passes `form.submitted_revision()` to the service as `expected_revision`."""
 
     def __init__(self, *args, revision: str | None = None, **kwargs):
         super().__init__(*args, **kwargs)
-        if revision is not None:
-            self.fields["revision"].initial = revision
-            self.initial["revision"] = revision
+        instance = getattr(self, "instance", None)
+        if revision is None and instance is not None and instance.pk:
+            revision = revision_of(instance)
+        self.fields["revision"] = forms.CharField(widget=forms.HiddenInput, required=False, initial=revision)
 
     def submitted_revision(self) -> str:
-        # A form posted without one (an old page) is checked as if opened at nothing: stale.
+        # A form posted without one (a page opened before this check existed) is stale.
         return (self.data.get(self.add_prefix("revision")) or "").strip() or "missing"
+
+    def refresh_revision(self, obj) -> None:
+        """After a stale refusal the form shows the other change; submitting again means "mine wins"."""
+        self.data = self.data.copy()
+        self.data[self.add_prefix("revision")] = revision_of(obj)
 
 
 def stale_error(exc: StaleWrite) -> str:
@@ -237,7 +242,10 @@ def stale_error(exc: StaleWrite) -> str:
 
 
 def stale_context(exc: StaleWrite, form=None) -> dict:
-    """What a template shows of a refused stale submit: who, when and the fields that differ."""
+    """What a template shows of a refused stale submit (templates/includes/form_errors.html):
+    who, when and the fields that differ. The form's revision moves to the current one."""
+    if form is not None and hasattr(form, "refresh_revision"):
+        form.refresh_revision(exc.obj)
     rows = []
     for name, (theirs, yours) in exc.diff.items():
         label = name

@@ -6,6 +6,7 @@ from rest_framework.test import APIClient
 
 from registry.models import Automation, DataField
 from revops_gov import concurrency
+from revops_gov.concurrency import revision_of
 from revops_gov.roles import Role
 from tests.factories import UserFactory, integration_token, personal_token
 from tests.registry.factories import AutomationFactory, DataFieldFactory
@@ -154,3 +155,87 @@ def test_data_field_patch_needs_a_current_if_match(two_admins):
     assert response.json()["diff"] == {"definition": ["Blair's", "Late"]}
     assert response.json()["changed_by"] == "Blair Quinn"
     assert DataField.objects.get(pk=field.pk).definition == "Blair's"
+
+
+# --- web forms: two real sessions ----------------------------------------------------------
+@pytest.fixture
+def sessions(two_admins):
+    from django.test import Client
+
+    first_admin, other = two_admins
+    blair, alice = Client(), Client()
+    blair.force_login(other)
+    alice.force_login(first_admin)
+    return blair, alice
+
+
+def _both_open(sessions, url, name="form"):
+    from tests.forms import opened_form
+
+    blair, alice = sessions
+    return opened_form(blair, url, name), opened_form(alice, url, name)
+
+
+def _stale_page(response):
+    assert response.status_code == 409, response.status_code
+    page = response.content.decode()
+    assert "Changed by Blair Quinn at" in page
+    assert "since you opened it" in page
+    return page
+
+
+def test_two_sessions_editing_an_automation_the_second_is_refused_and_the_first_kept(sessions):
+    from django.urls import reverse
+
+    automation = AutomationFactory(name="Original", business_purpose="Route leads")
+    url = reverse("registry:automation-edit", args=[automation.key])
+    blair_form, alice_form = _both_open(sessions, url)
+    assert blair_form["revision"] == alice_form["revision"] != ""
+    blair, alice = sessions
+    saved = blair.post(url, {**blair_form, "name": "Blair's name", "change_reason": "Rename"})
+    assert saved.status_code == 302
+    before = automation.history.count()
+
+    response = alice.post(url, {**alice_form, "business_purpose": "Alice's purpose", "change_reason": "Purpose"})
+    page = _stale_page(response)
+    diff = {row["field"]: (row["theirs"], row["yours"]) for row in response.context["stale"]["diff"]}
+    assert diff == {"name": ("Blair's name", "Original"), "business_purpose": ("Route leads", "Alice's purpose")}
+    assert "Blair&#x27;s name" in page and "Original" in page  # theirs and yours, for the field that differs
+    assert "Alice&#x27;s purpose" in page
+    automation.refresh_from_db()
+    assert (automation.name, automation.business_purpose) == ("Blair's name", "Route leads")
+    assert automation.history.count() == before
+    # The re-rendered form carries the current revision: saving again now is a deliberate choice.
+    assert response.context["form"].data["revision"] == revision_of(automation)
+
+
+def test_two_sessions_editing_a_data_field(sessions):
+    from django.urls import reverse
+
+    field = DataFieldFactory(definition="Original")
+    url = reverse("registry:datafield-edit", args=[field.pk])
+    blair_form, alice_form = _both_open(sessions, url)
+    blair, alice = sessions
+    assert blair.post(url, {**blair_form, "definition": "Blair's", "change_reason": "x"}).status_code == 302
+    page = _stale_page(alice.post(url, {**alice_form, "label": "Alice's label", "change_reason": "y"}))
+    assert "Alice&#x27;s label" in page
+    field.refresh_from_db()
+    assert (field.definition, field.label) == ("Blair's", DataFieldFactory._meta.model.objects.get(pk=field.pk).label)
+    assert field.label != "Alice's label"
+
+
+def test_a_form_posted_without_its_revision_is_refused(sessions, admin):
+    from django.urls import reverse
+
+    automation = AutomationFactory(name="Original")
+    _, alice = sessions
+    from tests.forms import opened_form
+
+    data = opened_form(alice, reverse("registry:automation-edit", args=[automation.key]))
+    data.pop("revision")
+    response = alice.post(
+        reverse("registry:automation-edit", args=[automation.key]), {**data, "name": "X", "change_reason": "x"}
+    )
+    assert response.status_code == 409
+    automation.refresh_from_db()
+    assert automation.name == "Original"
