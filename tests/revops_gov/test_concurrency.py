@@ -239,3 +239,38 @@ def test_a_form_posted_without_its_revision_is_refused(sessions, admin):
     assert response.status_code == 409
     automation.refresh_from_db()
     assert automation.name == "Original"
+
+
+def test_two_sessions_editing_a_packet(sessions, admin):
+    from django.urls import reverse
+
+    from approvals import services as approvals_services
+    from approvals.models import ApprovalPacket
+
+    automation = AutomationFactory(status="proposed")
+    approvals_services.packet_create_draft(automation=automation, by=admin)
+    url = reverse("approvals:packet-edit", args=[automation.key])
+    blair_form, alice_form = _both_open(sessions, url)
+    blair, alice = sessions
+    assert blair.post(url, {**blair_form, "rule": "Blair's rule"}).status_code == 302
+    response = alice.post(url, {**alice_form, "rollback_steps": "Alice's rollback"})
+    page = _stale_page(response)
+    assert "Alice&#x27;s rollback" in page and "Blair&#x27;s rule" in page
+    packet = ApprovalPacket.objects.get(automation=automation)
+    assert packet.rule == "Blair's rule"
+    assert packet.rollback_steps != "Alice's rollback"
+
+
+def test_two_sessions_writing_the_first_packet(sessions):
+    from django.urls import reverse
+
+    from approvals.models import ApprovalPacket
+
+    automation = AutomationFactory(status="proposed")
+    url = reverse("approvals:packet-edit", args=[automation.key])
+    blair_form, alice_form = _both_open(sessions, url)
+    assert blair_form["revision"] == "none"
+    blair, alice = sessions
+    assert blair.post(url, {**blair_form, "rule": "Blair's rule"}).status_code == 302
+    _stale_page(alice.post(url, {**alice_form, "rule": "Alice's rule"}))
+    assert ApprovalPacket.objects.get(automation=automation).rule == "Blair's rule"
