@@ -192,6 +192,13 @@ IF_MATCH_PARAMETER = OpenApiParameter(
     required=True,
     description="The ETag of your last GET of this object (strong or W/ weak). Missing: 428; stale: 412.",
 )
+IF_MATCH_PARAMETER_OPTIONAL = OpenApiParameter(
+    "If-Match",
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    required=False,
+    description="The ETag of the current version you based this on (strong or W/ weak). Stale: 412.",
+)
 PRECONDITION_RESPONSES = {
     412: OpenApiResponse(
         inline_serializer(

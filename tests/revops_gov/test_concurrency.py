@@ -274,3 +274,87 @@ def test_two_sessions_writing_the_first_packet(sessions):
     assert blair.post(url, {**blair_form, "rule": "Blair's rule"}).status_code == 302
     _stale_page(alice.post(url, {**alice_form, "rule": "Alice's rule"}))
     assert ApprovalPacket.objects.get(automation=automation).rule == "Blair's rule"
+
+
+def test_two_sessions_triaging_a_candidate(sessions):
+    from django.urls import reverse
+
+    from backlog.models import Candidate
+    from tests.backlog.factories import CandidateFactory
+
+    candidate = CandidateFactory(title="Original title", pain_point="Leads wait")
+    url = reverse("backlog:candidate-triage", args=[candidate.pk])
+    blair_form, alice_form = _both_open(sessions, url)
+    blair, alice = sessions
+    saved = blair.post(url, {**blair_form, "title": "Blair's title", "change_reason": "x"})
+    assert saved.status_code == 302, saved.content.decode()[:3000]
+    response = alice.post(url, {**alice_form, "pain_point": "Alice's problem", "change_reason": "y"})
+    page = _stale_page(response)
+    assert "Alice&#x27;s problem" in page and "Blair&#x27;s title" in page
+    candidate = Candidate.objects.get(pk=candidate.pk)
+    assert (candidate.title, candidate.pain_point) == ("Blair's title", "Leads wait")
+
+
+def test_two_sessions_publishing_scoring_weights(sessions, admin):
+    from django.urls import reverse
+
+    from backlog import services as backlog_services
+    from backlog.models import ScoringModel
+    from backlog.rules import DEFAULT_WEIGHTS
+
+    backlog_services.scoring_model_publish(
+        by=admin, reason="Start", weights={**DEFAULT_WEIGHTS, "volume": DEFAULT_WEIGHTS["volume"] + 1}
+    )
+    url = reverse("backlog:scoring")
+    blair_form, alice_form = _both_open(sessions, url)
+    assert blair_form["revision"] == "v2"
+    blair, alice = sessions
+    publish = reverse("backlog:scoring-publish")
+    assert blair.post(publish, {**blair_form, "weight_volume": "9", "reason": "Volume"}).status_code == 302
+    response = alice.post(publish, {**alice_form, "weight_risk": "7", "reason": "Risk"})
+    page = _stale_page(response)
+    assert "since you opened it" in page
+    diff = {row["field"]: (row["theirs"], row["yours"]) for row in response.context["stale"]["diff"]}
+    assert diff["weight_volume"][0] == "9" and diff["weight_risk"][1] == "7"
+    current = ScoringModel.objects.order_by("-version").first()
+    assert (current.version, current.weights["volume"]) == (3, 9)
+
+
+# --- candidates and scoring models through the API -----------------------------------------
+def test_candidate_patch_needs_a_current_if_match(two_admins):
+    from backlog.models import Candidate
+    from tests.backlog.factories import CandidateFactory
+
+    first_admin, other = two_admins
+    candidate = CandidateFactory(notes="Original")
+    url = f"/api/v1/candidates/{candidate.pk}/"
+    first, late = _client(personal_token(other)), _client(personal_token(first_admin))
+    assert late.patch(url, {"notes": "No header", "change_reason": "x"}, format="json").status_code == 428
+    etag = late.get(url).headers["ETag"]
+    ok = first.patch(url, {"notes": "Blair's", "change_reason": "x"}, format="json", HTTP_IF_MATCH=etag)
+    assert ok.status_code == 200, ok.json()
+    assert ok.headers["ETag"] != etag
+    response = late.patch(url, {"notes": "Late", "change_reason": "x"}, format="json", HTTP_IF_MATCH=etag)
+    assert response.status_code == 412, response.json()
+    assert response.json()["diff"] == {"notes": ["Blair's", "Late"]}
+    assert Candidate.objects.get(pk=candidate.pk).notes == "Blair's"
+
+
+def test_scoring_model_publish_with_a_stale_if_match_is_412(two_admins):
+    from backlog.models import ScoringModel
+    from backlog.rules import DEFAULT_WEIGHTS
+
+    first_admin, other = two_admins
+    body = {f"weight_{name}": str(value) for name, value in DEFAULT_WEIGHTS.items()}
+    first, late = _client(personal_token(other)), _client(personal_token(first_admin))
+    etag = late.get("/api/v1/scoring-models/").headers["ETag"]
+    ok = first.post(
+        "/api/v1/scoring-models/", {**body, "weight_volume": "9", "reason": "x"}, format="json", HTTP_IF_MATCH=etag
+    )
+    assert ok.status_code == 201, ok.json()
+    response = late.post(
+        "/api/v1/scoring-models/", {**body, "weight_risk": "7", "reason": "y"}, format="json", HTTP_IF_MATCH=etag
+    )
+    assert response.status_code == 412, response.json()
+    assert response.json()["changed_by"] == "Blair Quinn"
+    assert ScoringModel.objects.order_by("-version").first().weights["risk"] == DEFAULT_WEIGHTS["risk"]
