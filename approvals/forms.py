@@ -1,5 +1,6 @@
 from django import forms
 
+from revops_gov.concurrency import RevisionFormMixin
 from revops_gov.forms import StyledFormMixin
 from revops_gov.models import User
 
@@ -7,7 +8,7 @@ from .choices import TestKind, Verdict
 from .models import ApprovalPacket
 
 
-class PacketForm(StyledFormMixin, forms.ModelForm):
+class PacketForm(RevisionFormMixin, StyledFormMixin, forms.ModelForm):
     class Meta:
         model = ApprovalPacket
         fields = [

@@ -12,6 +12,7 @@ from registry import cache as registry_cache
 from registry import services as registry_services
 from registry.choices import LifecycleStatus
 from registry.models import Automation
+from revops_gov.concurrency import StaleWrite, check_fresh, revision_of
 from revops_gov.errors import Conflict, Forbidden
 from revops_gov.models import User
 from revops_gov.roles import can_decide, can_govern
@@ -104,6 +105,32 @@ def packet_update(*, packet: ApprovalPacket, by: User, **sections) -> ApprovalPa
         setattr(packet, name, value)
     _save(packet, by=by, reason="Packet edited")
     return packet
+
+
+NO_PACKET_REVISION = "none"
+
+
+def packet_revision(packet: ApprovalPacket | None) -> str:
+    """What the packet form was opened at: the newest packet's revision ("none" before the first)."""
+    return revision_of(packet) if packet is not None and packet.pk else NO_PACKET_REVISION
+
+
+@transaction.atomic
+def packet_edit(*, automation: Automation, by: User, expected_revision: str, **sections) -> ApprovalPacket:
+    """The packet form's save (issue 15 §4): refused with StaleWrite when the newest packet changed
+    (or a first one appeared) since the form was opened; else the draft is edited (packet_update).
+    The automation's row lock serializes every packet write of the automation."""
+    automation = _lock(automation)
+    packet = ApprovalPacket.objects.filter(automation=automation).order_by("-number").first()
+    if packet is None:
+        if expected_revision != NO_PACKET_REVISION:
+            raise ValidationError("This packet form is from a page that no longer exists; open it again.")
+        packet = packet_create_draft(automation=automation, by=by)
+    elif expected_revision == NO_PACKET_REVISION:
+        raise StaleWrite(packet, sections)
+    else:
+        check_fresh(packet, expected_revision, sections)
+    return packet_update(packet=packet, by=by, **sections)
 
 
 @transaction.atomic

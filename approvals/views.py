@@ -11,6 +11,7 @@ from django.views import View
 
 from registry.models import Automation
 from registry.selectors import automation_get
+from revops_gov.concurrency import StaleWrite, stale_context
 from revops_gov.errors import ApplicationError
 from revops_gov.roles import RoleRequiredMixin, can_decide, can_govern
 
@@ -93,13 +94,14 @@ class PacketEditView(RoleRequiredMixin, View):
     def get(self, request, key):
         automation = _automation_or_404(key)
         packet = self._packet(automation)
+        revision = services.packet_revision(packet)
         if packet is None:
             packet = ApprovalPacket(automation=automation, number=1, **services._prefill(automation))
         if packet.pk and packet.state != PacketState.DRAFT:
             # Saving starts a new version: show what it starts from (the registry's sections now).
-            form = PacketForm(initial=services.draft_sections(automation, packet))
+            form = PacketForm(initial=services.draft_sections(automation, packet), revision=revision)
         else:
-            form = PacketForm(instance=packet)
+            form = PacketForm(instance=packet, revision=revision)
         return render(request, "approvals/packet_form.html", {"automation": automation, "packet": packet, "form": form})
 
     def post(self, request, key):
@@ -107,10 +109,14 @@ class PacketEditView(RoleRequiredMixin, View):
         packet = self._packet(automation)
         form = PacketForm(request.POST)
         if form.is_valid():
-            if packet is None:
-                packet = services.packet_create_draft(automation=automation, by=request.user)
+            sections = {k: v for k, v in form.cleaned_data.items() if k != "revision"}
             try:
-                packet = services.packet_update(packet=packet, by=request.user, **form.cleaned_data)
+                packet = services.packet_edit(
+                    automation=automation, by=request.user, expected_revision=form.submitted_revision(), **sections
+                )
+            except StaleWrite as exc:
+                context = {"automation": automation, "packet": exc.obj, "form": form, **stale_context(exc, form)}
+                return render(request, "approvals/packet_form.html", context, status=409)
             except ValidationError as exc:
                 form.add_service_error(exc)
             else:

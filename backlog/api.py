@@ -10,6 +10,7 @@ from rest_framework.decorators import action
 from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 
+from revops_gov import concurrency
 from revops_gov.api import token_system
 from revops_gov.roles import ReadOrGovern, can_govern, can_read, is_integration
 
@@ -52,7 +53,9 @@ class CandidatePermission(BasePermission):
         summary="List backlog candidates",
         description="Sorted by score (ties by expected value). Every status unless `status` is given.",
     ),
-    retrieve=extend_schema(summary="Read one candidate, with its group, flags and score arithmetic"),
+    retrieve=extend_schema(
+        summary="Read one candidate, with its group, flags and score arithmetic (and its ETag, for If-Match)"
+    ),
     create=extend_schema(
         summary="Request an automation (anyone with a role)",
         request=CandidateInputSerializer,
@@ -61,7 +64,8 @@ class CandidatePermission(BasePermission):
     partial_update=extend_schema(
         summary="Triage and score a candidate (admins, with change_reason)",
         request=CandidatePatchSerializer,
-        responses=CandidateOutputSerializer,
+        parameters=[concurrency.IF_MATCH_PARAMETER],
+        responses={200: CandidateOutputSerializer, **concurrency.PRECONDITION_RESPONSES},
     ),
 )
 class CandidateViewSet(
@@ -91,16 +95,26 @@ class CandidateViewSet(
         )
         return Response(self._read_back(candidate.pk), status=status.HTTP_201_CREATED)
 
+    def retrieve(self, request, *args, **kwargs):
+        candidate = self.get_object()
+        return concurrency.with_etag(Response(self._read_back(candidate.pk)), candidate)
+
     def partial_update(self, request, *args, **kwargs):
         candidate = self.get_object()
+        expected = concurrency.expected_revision(request, candidate)
         serializer = CandidatePatchSerializer(candidate, data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
         data = dict(serializer.validated_data)
         reason = data.pop("change_reason", "")
         services.candidate_update(
-            candidate=candidate, by=request.user, reason=reason, data_fields=data.pop("data_fields", None), **data
+            candidate=candidate,
+            by=request.user,
+            reason=reason,
+            data_fields=data.pop("data_fields", None),
+            expected_revision=expected,
+            **data,
         )
-        return Response(self._read_back(candidate.pk))
+        return concurrency.with_etag(Response(self._read_back(candidate.pk)), candidate)
 
     @extend_schema(
         summary="Promote a ready candidate into the registry (admins; idempotent)",
@@ -129,11 +143,14 @@ class CandidateViewSet(
 
 
 @extend_schema_view(
-    list=extend_schema(summary="List scoring model versions, newest first"),
-    retrieve=extend_schema(summary="Read one scoring model version"),
+    list=extend_schema(summary="List scoring model versions, newest first (ETag: the current version's)"),
+    retrieve=extend_schema(summary="Read one scoring model version (with its ETag)"),
     create=extend_schema(
         summary="Publish new weights (admins): a new version (the guide's method), and every open candidate re-scored",
-        responses={201: ScoringModelSerializer},
+        description="Send the ETag of the current version (from the list or its detail) in If-Match: when "
+        "another version was published since, 412 with who, when and the diff, and nothing is published.",
+        parameters=[concurrency.IF_MATCH_PARAMETER_OPTIONAL],
+        responses={201: ScoringModelSerializer, 412: concurrency.PRECONDITION_RESPONSES[412]},
     ),
 )
 class ScoringModelViewSet(
@@ -144,12 +161,28 @@ class ScoringModelViewSet(
     integration_access = "read"
     queryset = ScoringModel.objects.select_related("created_by").order_by("-version")
 
+    def list(self, request, *args, **kwargs):
+        response = super().list(request, *args, **kwargs)
+        response["ETag"] = f'"{services.scoring_model_revision(services.scoring_model_current())}"'
+        return response
+
+    def retrieve(self, request, *args, **kwargs):
+        model = self.get_object()
+        return concurrency.with_etag(Response(self.get_serializer(model).data), model)
+
     def create(self, request, *args, **kwargs):
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = dict(serializer.validated_data)
         reason = data.pop("reason")
+        tags = concurrency.parse_if_match(request.headers.get("If-Match"))
+        current = services.scoring_model_revision(services.scoring_model_current())
+        # If-Match is optional here (a publish is a new version, not an edit in place), checked when sent.
+        expected = None if not tags or "*" in tags else (current if current in tags else tags[0])
         model = services.scoring_model_publish(
-            by=request.user, reason=reason, weights={k.removeprefix("weight_"): v for k, v in data.items()}
+            by=request.user,
+            reason=reason,
+            weights={k.removeprefix("weight_"): v for k, v in data.items()},
+            expected_revision=expected,
         )
-        return Response(self.get_serializer(model).data, status=status.HTTP_201_CREATED)
+        return concurrency.with_etag(Response(self.get_serializer(model).data, status=status.HTTP_201_CREATED), model)

@@ -4,6 +4,7 @@ from django import forms
 
 from registry.forms import PersonChoiceField, people
 from registry.models import DataField
+from revops_gov.concurrency import RevisionFormMixin
 from revops_gov.forms import ChangeReasonField, StyledFormMixin
 
 from .models import Candidate
@@ -45,7 +46,7 @@ class CandidateRequestForm(_CandidateForm):
         fields = (*INTAKE_FIELDS, "data_fields")
 
 
-class CandidateTriageForm(_CandidateForm):
+class CandidateTriageForm(RevisionFormMixin, _CandidateForm):
     """Everything, for admins: owners, the decision matrix, judgment flags and the factors."""
 
     change_reason = ChangeReasonField()
@@ -114,7 +115,7 @@ class ReasonForm(StyledFormMixin, forms.Form):
     )
 
 
-class ScoringModelForm(StyledFormMixin, forms.Form):
+class ScoringModelForm(RevisionFormMixin, StyledFormMixin, forms.Form):
     reason = forms.CharField(
         label="Why change the weights",
         max_length=500,

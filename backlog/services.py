@@ -11,6 +11,7 @@ from django.utils.text import slugify
 from approvals import services as approvals_services
 from registry import services as registry_services
 from registry.models import Automation, DataField
+from revops_gov.concurrency import StaleWrite, check_fresh
 from revops_gov.errors import ApplicationError, Forbidden
 from revops_gov.models import User
 from revops_gov.roles import can_govern
@@ -81,6 +82,11 @@ def scoring_model_current() -> ScoringModel | None:
     return ScoringModel.objects.order_by("-version").first()
 
 
+def scoring_model_revision(model: ScoringModel | None) -> str:
+    """The weights a publish is made from (issue 15 §4): the current version ("v0" before the first)."""
+    return f"v{model.version}" if model is not None else "v0"
+
+
 def _scoring_model_for_write(by: User | None) -> ScoringModel:
     """The current version; the guide's default weights become version 1 the first time a
     candidate is scored."""
@@ -120,11 +126,18 @@ def _check_weights(weights: dict) -> dict[str, Decimal]:
 
 
 @transaction.atomic
-def scoring_model_publish(*, by: User, reason: str, weights: dict) -> ScoringModel:
+def scoring_model_publish(
+    *, by: User, reason: str, weights: dict, expected_revision: str | None = None
+) -> ScoringModel:
     """A new version of the weights, then every open candidate re-scored with it in one
-    set-based UPDATE (no row is loaded into Python)."""
+    set-based UPDATE (no row is loaded into Python). With `expected_revision` (the version the
+    editor opened), a version published since is refused: StaleWrite (issue 15 §4)."""
     reason = _require_reason(reason, "reason")
     clean = _check_weights(weights)
+    if expected_revision is not None:
+        existing = ScoringModel.objects.select_for_update().order_by("-version").first()
+        if scoring_model_revision(existing) != expected_revision and existing is not None:
+            raise StaleWrite(existing, {f"weight_{name}": value for name, value in clean.items()})
     current = _scoring_model_for_write(by)
     if current.weights == clean and current.method == ScoringMethod.GUIDE:
         raise ApplicationError(
@@ -228,14 +241,20 @@ def candidate_update(
     by: User,
     reason: str,
     data_fields: Iterable[DataField] | None = None,
+    expected_revision: str | None = None,
     **changes,
 ) -> Candidate:
     """Edit, answer the matrix, set flags and score. Nothing changed means nothing written.
 
-    A new candidate becomes triaged once all seven factors are scored."""
+    A new candidate becomes triaged once all seven factors are scored. With `expected_revision`
+    (what the editor opened), a change made since is refused: StaleWrite (issue 15 §4)."""
     reason = _require_reason(reason)
     _check_unknown(changes, EDITABLE_FIELDS)
     candidate = Candidate.objects.select_for_update().get(pk=candidate.pk)
+    if expected_revision is not None:
+        data_fields = None if data_fields is None else list(data_fields)
+        submitted = {**changes, **({"data_fields": data_fields} if data_fields is not None else {})}
+        check_fresh(candidate, expected_revision, submitted)
     if not candidate.is_open:
         raise ApplicationError(
             f"This candidate is {candidate.get_status_display().lower()}; reopen it before changing it.",

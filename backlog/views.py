@@ -8,6 +8,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views import View
 
+from revops_gov.concurrency import StaleWrite, stale_context
 from revops_gov.errors import ApplicationError
 from revops_gov.history import history_versions
 from revops_gov.roles import RoleRequiredMixin, can_govern
@@ -200,8 +201,12 @@ class TriageView(RoleRequiredMixin, View):
                     by=request.user,
                     reason=form.cleaned_data["change_reason"],
                     data_fields=fields,
+                    expected_revision=form.submitted_revision(),
                     **data,
                 )
+            except StaleWrite as exc:
+                context = {"form": form, "candidate": candidate, **stale_context(exc, form)}
+                return render(request, "backlog/triage_form.html", context, status=409)
             except ValidationError as exc:
                 form.add_service_error(exc)
             except ApplicationError as exc:
@@ -271,15 +276,18 @@ class StatusView(RoleRequiredMixin, View):
 class ScoringView(RoleRequiredMixin, View):
     required = "read"
 
-    def get(self, request, form=None, status=200):
+    def get(self, request, form=None, status=200, stale=None):
         current = services.scoring_model_current()
+        revision = services.scoring_model_revision(current)
         return render(
             request,
             "backlog/scoring.html",
             {
                 "current": current,
                 "versions": ScoringModel.objects.select_related("created_by").order_by("-version")[:20],
-                "form": form or (ScoringModelForm(current=current) if can_govern(request.user) else None),
+                "form": form
+                or (ScoringModelForm(current=current, revision=revision) if can_govern(request.user) else None),
+                **(stale or {}),
                 "factors": FACTORS,
                 "high_risk": HIGH_RISK,
                 "weak_data": WEAK_DATA,
@@ -298,8 +306,13 @@ class ScoringPublishView(RoleRequiredMixin, View):
         if form.is_valid():
             try:
                 model = services.scoring_model_publish(
-                    by=request.user, reason=form.cleaned_data["reason"], weights=form.weights()
+                    by=request.user,
+                    reason=form.cleaned_data["reason"],
+                    weights=form.weights(),
+                    expected_revision=form.submitted_revision(),
                 )
+            except StaleWrite as exc:
+                return ScoringView().get(request, form=form, status=409, stale=stale_context(exc, form))
             except ValidationError as exc:
                 form.add_service_error(exc)
             except ApplicationError as exc:

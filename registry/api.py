@@ -11,6 +11,7 @@ from rest_framework.exceptions import NotFound
 from rest_framework.generics import get_object_or_404
 from rest_framework.response import Response
 
+from revops_gov import concurrency
 from revops_gov.api import token_system
 from revops_gov.errors import Forbidden
 
@@ -72,7 +73,10 @@ CREATE_DESCRIPTION = (
 
 @extend_schema_view(
     list=extend_schema(summary="List automations", description="Filters match the registry page."),
-    retrieve=extend_schema(summary="Read one automation by key", responses=AutomationDetailOutputSerializer),
+    retrieve=extend_schema(
+        summary="Read one automation by key (with its ETag, for If-Match on PATCH)",
+        responses=AutomationDetailOutputSerializer,
+    ),
     create=extend_schema(
         summary="Register an automation (always proposed)",
         description=CREATE_DESCRIPTION,
@@ -86,7 +90,8 @@ CREATE_DESCRIPTION = (
         "may change the description of its own system's automations, never a governance field (owners, impact "
         "flags, `risk_tier_override`, `review_cadence`): 403 naming the field.",
         request=AutomationPatchSerializer,
-        responses=AutomationDetailOutputSerializer,
+        parameters=[concurrency.IF_MATCH_PARAMETER],
+        responses={200: AutomationDetailOutputSerializer, **concurrency.PRECONDITION_RESPONSES},
     ),
 )
 class AutomationViewSet(
@@ -126,11 +131,18 @@ class AutomationViewSet(
             automation = get_object_or_404(selectors.automation_card_queryset(), key=key)
             card = dict(AutomationDetailOutputSerializer(automation, context={"request": None}).data)
             card.pop("url", None)
+            # The revision travels with the card: every write bumps the card's generation.
+            card["_etag"] = concurrency.etag_for(automation)
             registry_cache.card_set(key, generation, card)
+        card = dict(card)
+        etag = card.pop("_etag", None)
         scope = token_system(request)
         if scope and card["system"] != scope:
             raise NotFound()
-        return Response({"key": card["key"], "url": request.build_absolute_uri(request.path), **card})
+        response = Response({"key": card["key"], "url": request.build_absolute_uri(request.path), **card})
+        if etag:
+            response["ETag"] = etag
+        return response
 
     def _read_back(self, key):
         automation = selectors.automation_get(key=key)
@@ -167,6 +179,7 @@ class AutomationViewSet(
     def partial_update(self, request, *args, **kwargs):
         automation = self.get_object()
         self._refuse_governance_fields()
+        expected = concurrency.expected_revision(request, automation)
         serializer = AutomationPatchSerializer(
             automation, data=request.data, partial=True, context=self.get_serializer_context()
         )
@@ -174,16 +187,20 @@ class AutomationViewSet(
         data = dict(serializer.validated_data)
         reason = data.pop("change_reason", "")
         self._check_system(data.get("system"))
-        services.automation_update(automation=automation, by=request.user, reason=reason, **data)
-        return Response(self._read_back(automation.key))
+        services.automation_update(
+            automation=automation, by=request.user, reason=reason, expected_revision=expected, **data
+        )
+        return concurrency.with_etag(Response(self._read_back(automation.key)), automation)
 
 
 @extend_schema_view(
     list=extend_schema(summary="List the data dictionary"),
-    retrieve=extend_schema(summary="Read one data field"),
+    retrieve=extend_schema(summary="Read one data field (with its ETag, for If-Match on PATCH)"),
     create=extend_schema(summary="Add a field to the data dictionary"),
     partial_update=extend_schema(
-        summary="Change a data field (with change_reason); a new definition or status flags its automations for review"
+        summary="Change a data field (with change_reason); a new definition or status flags its automations for review",
+        parameters=[concurrency.IF_MATCH_PARAMETER],
+        responses={200: DataFieldSerializer, **concurrency.PRECONDITION_RESPONSES},
     ),
 )
 class DataFieldViewSet(
@@ -213,14 +230,23 @@ class DataFieldViewSet(
             self.get_serializer(self.get_queryset().get(pk=data_field.pk)).data, status=status.HTTP_201_CREATED
         )
 
+    def retrieve(self, request, *args, **kwargs):
+        data_field = self.get_object()
+        return concurrency.with_etag(Response(self.get_serializer(data_field).data), data_field)
+
     def partial_update(self, request, *args, **kwargs):
         data_field = self.get_object()
+        expected = concurrency.expected_revision(request, data_field)
         serializer = self.get_serializer(data_field, data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
         data = dict(serializer.validated_data)
         reason = data.pop("change_reason", "")
-        services.datafield_update(data_field=data_field, by=request.user, reason=reason, **data)
-        return Response(self.get_serializer(self.get_queryset().get(pk=data_field.pk)).data)
+        services.datafield_update(
+            data_field=data_field, by=request.user, reason=reason, expected_revision=expected, **data
+        )
+        return concurrency.with_etag(
+            Response(self.get_serializer(self.get_queryset().get(pk=data_field.pk)).data), data_field
+        )
 
 
 @extend_schema_view(

@@ -1,6 +1,7 @@
 from django import forms
 from django.conf import settings
 
+from revops_gov.concurrency import RevisionFormMixin
 from revops_gov.forms import ChangeReasonField, StyledFormMixin
 from revops_gov.models import User
 
@@ -19,7 +20,7 @@ def people():
     return User.objects.filter(is_active=True).exclude(groups__name="Integration").order_by("first_name", "username")
 
 
-class AutomationForm(StyledFormMixin, forms.ModelForm):
+class AutomationForm(RevisionFormMixin, StyledFormMixin, forms.ModelForm):
     """Input shape only: the rules (tier floor, material changes) are the service's."""
 
     tags = forms.CharField(required=False, help_text="Separate tags with commas, e.g. inbound, emea.")
@@ -77,6 +78,7 @@ class AutomationForm(StyledFormMixin, forms.ModelForm):
         data = dict(self.cleaned_data)
         data.pop("change_reason", None)
         data.pop("key", None)
+        data.pop("revision", None)
         return data
 
 
@@ -128,7 +130,7 @@ class ImportForm(StyledFormMixin, forms.Form):
         return upload
 
 
-class DataFieldForm(StyledFormMixin, forms.ModelForm):
+class DataFieldForm(RevisionFormMixin, StyledFormMixin, forms.ModelForm):
     change_reason = ChangeReasonField(required=False)
 
     class Meta:
@@ -146,6 +148,7 @@ class DataFieldForm(StyledFormMixin, forms.ModelForm):
     def service_kwargs(self) -> dict:
         data = dict(self.cleaned_data)
         data.pop("change_reason", None)
+        data.pop("revision", None)
         return data
 
 

@@ -8,6 +8,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
+from revops_gov.concurrency import check_fresh
 from revops_gov.errors import ApplicationError
 from revops_gov.models import User
 
@@ -208,17 +209,24 @@ def automation_update(
     reason: str,
     data_fields: Iterable[DataField] | None = None,
     tags: Iterable[str] | None = None,
+    expected_revision: str | None = None,
     **changes,
 ) -> Automation:
     """Apply the changes that differ; nothing changed means nothing written (no new version).
 
     A material change (rule, trigger, fields, impact flags) bumps the version and sends an
-    approved, shadow, live or paused automation back to in design: the approval no longer covers it."""
+    approved, shadow, live or paused automation back to in design: the approval no longer covers it.
+    With `expected_revision` (what the editor opened), a change made since is refused: StaleWrite."""
     reason = _require_reason(reason)
     if "status" in changes:
         raise ValidationError({"status": "The lifecycle status changes only through a lifecycle move, with its gate."})
     _check_unknown(changes, EDITABLE_FIELDS)
     automation = Automation.objects.select_for_update().get(pk=automation.pk)
+    if expected_revision is not None:
+        data_fields = None if data_fields is None else list(data_fields)
+        tags = None if tags is None else list(tags)
+        submitted = {**changes, "data_fields": data_fields, "tags": tags}
+        check_fresh(automation, expected_revision, {k: v for k, v in submitted.items() if v is not None})
     changed = {name for name, value in changes.items() if getattr(automation, name) != value}
     for name in changed:
         setattr(automation, name, changes[name])
@@ -329,11 +337,15 @@ def datafield_create(*, by: User | None, reason: str = "Added to the data dictio
 
 
 @transaction.atomic
-def datafield_update(*, data_field: DataField, by: User, reason: str, **changes) -> DataField:
-    """A change of definition or status flags every automation using the field for review."""
+def datafield_update(
+    *, data_field: DataField, by: User, reason: str, expected_revision: str | None = None, **changes
+) -> DataField:
+    """A change of definition or status flags every automation using the field for review.
+    With `expected_revision`, a change made since the editor opened it is refused: StaleWrite."""
     reason = _require_reason(reason)
     _check_unknown(changes, DATAFIELD_FIELDS)
     data_field = DataField.objects.select_for_update().get(pk=data_field.pk)
+    check_fresh(data_field, expected_revision, changes)
     changed = {name for name, value in changes.items() if getattr(data_field, name) != value}
     if not changed:
         return data_field

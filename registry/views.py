@@ -8,6 +8,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views import View
 
+from revops_gov.concurrency import StaleWrite, stale_context
 from revops_gov.history import history_versions
 from revops_gov.roles import RoleRequiredMixin, can_govern
 
@@ -167,8 +168,12 @@ class AutomationEditView(RoleRequiredMixin, View):
                     automation=automation,
                     by=request.user,
                     reason=form.cleaned_data["change_reason"],
+                    expected_revision=form.submitted_revision(),
                     **form.service_kwargs(),
                 )
+            except StaleWrite as exc:
+                context = {"form": form, "automation": automation, **stale_context(exc, form)}
+                return render(request, "registry/automation_form.html", context, status=409)
             except ValidationError as exc:
                 form.add_service_error(exc)
             else:
@@ -404,8 +409,12 @@ class DataFieldEditView(RoleRequiredMixin, View):
                     data_field=data_field,
                     by=request.user,
                     reason=form.cleaned_data["change_reason"],
+                    expected_revision=form.submitted_revision(),
                     **form.service_kwargs(),
                 )
+            except StaleWrite as exc:
+                context = {"form": form, "field": data_field, **stale_context(exc, form)}
+                return render(request, "registry/datafield_form.html", context, status=409)
             except ValidationError as exc:
                 form.add_service_error(exc)
             else:

@@ -80,7 +80,9 @@ def _summary(fields: dict[str, list[str]]) -> str:
 
 def api_exception_handler(exc, context):
     if isinstance(exc, ApplicationError):
-        return Response({"message": exc.message, "extra": exc.extra}, status=exc.status_code)
+        # A stale write (revops_gov.concurrency.StaleWrite) answers who changed it, when, and the diff.
+        body = exc.body() if hasattr(exc, "body") else {"message": exc.message, "extra": exc.extra}
+        return Response(body, status=exc.status_code)
     if isinstance(exc, DjangoValidationError):
         fields = validation_error_fields(exc)
         return Response({"message": _summary(fields), "fields": fields}, status=status.HTTP_400_BAD_REQUEST)

@@ -204,6 +204,7 @@ class WebhookReceiver:
 class Answer:
     status: int  # 0: no answer (connection refused, timeout)
     data: object
+    etag: str = ""  # the ETag header, for If-Match on a later PATCH (issue 15 §4)
 
     @property
     def ok(self) -> bool:
@@ -245,7 +246,7 @@ class Client:
         self.stats.count["requests"] += 1
         try:
             with urllib.request.urlopen(request, timeout=self.timeout) as response:
-                answer = Answer(response.status, _json(response.read()))
+                answer = Answer(response.status, _json(response.read()), response.headers.get("ETag", ""))
         except urllib.error.HTTPError as exc:
             answer = Answer(exc.code, _json(exc.read()))
         except (urllib.error.URLError, OSError, ValueError, http.client.HTTPException) as exc:
@@ -609,11 +610,15 @@ class Simulation:
         self.out(f"  A CRM admin changes {name}; {broken.key} uses it and starts failing.")
         if not self.config.admin_token:
             return
+        path = f"/api/v1/data-fields/{broken.broken_field['id']}/"
+        # An editor reads before writing: the PATCH carries the ETag it read (issue 15 §4).
+        read = self.client.call("GET", path, self.config.admin_token)
         answer = self.client.call(
             "PATCH",
-            f"/api/v1/data-fields/{broken.broken_field['id']}/",
+            path,
             self.config.admin_token,
-            {
+            headers={"If-Match": read.etag} if read.etag else None,
+            body={
                 "definition": f"Changed by the CRM simulator ({self.session}): picklist values renamed.",
                 "change_reason": "Picklist values renamed in the CRM (simulated field change).",
             },

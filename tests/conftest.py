@@ -108,7 +108,15 @@ def api():
         client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
         return client
 
+    def patch_current(url, data, **kwargs):
+        """PATCH as an editor does (issue 15 §4): GET the object, then PATCH with its ETag in If-Match."""
+        read = client.get(url)
+        etag = read.headers.get("ETag")
+        assert etag, f"GET {url} answered {read.status_code} without an ETag"
+        return client.patch(url, data, HTTP_IF_MATCH=etag, **kwargs)
+
     client.as_token = as_token
+    client.patch_current = patch_current
     return client
 
 

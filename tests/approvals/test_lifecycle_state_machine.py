@@ -199,11 +199,9 @@ class Lifecycle(RuleBasedStateMachine):
             with contextlib.suppress(*REFUSED):
                 csv_io.import_automations(content=buffer.getvalue().encode(), by=self.people["admin"])
         else:
-            self._answered(
-                self._api(path).patch(
-                    f"/api/v1/automations/{automation.key}/", {**changes, "change_reason": "Edit"}, format="json"
-                )
-            )
+            client, url = self._api(path), f"/api/v1/automations/{automation.key}/"
+            etag = client.get(url).headers.get("ETag", "")  # an editor's read: If-Match (issue 15 §4)
+            self._answered(client.patch(url, {**changes, "change_reason": "Edit"}, format="json", HTTP_IF_MATCH=etag))
 
     # --- the packet ---------------------------------------------------------------------------
     @rule(index=st.integers(0, 1))

@@ -51,7 +51,10 @@ def test_packet_edit_creates_a_draft_and_bad_input_is_a_form_error(login, admin)
     assert "Approval packet for" in client.get(url).content.decode()
     bad = client.post(url, {"rule": "x", "rollback_runner": "999999"})
     assert bad.status_code == 400 and "is-invalid" in bad.content.decode()
-    good = client.post(url, {"workflow_step": "Routing", "rule": "Named account wins", "rollback_runner": admin.pk})
+    opened = {"revision": "none"}  # no packet yet when the form was opened (issue 15 §4)
+    good = client.post(
+        url, {**opened, "workflow_step": "Routing", "rule": "Named account wins", "rollback_runner": admin.pk}
+    )
     assert good.status_code == 302
     packet = ApprovalPacket.objects.get()
     assert (packet.number, packet.state, packet.rule) == (1, "draft", "Named account wins")

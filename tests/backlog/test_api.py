@@ -72,15 +72,18 @@ def test_the_api_shows_the_score_arithmetic_and_flags(api, admin):
 def test_patch_needs_a_change_reason_and_admins(api, admin, manager):
     candidate = CandidateFactory()
     api.force_login(manager)
-    assert api.patch(f"{LIST}{candidate.pk}/", {"notes": "x", "change_reason": "y"}, format="json").status_code == 403
+    assert (
+        api.patch_current(f"{LIST}{candidate.pk}/", {"notes": "x", "change_reason": "y"}, format="json").status_code
+        == 403
+    )
     api.force_login(admin)
-    response = api.patch(f"{LIST}{candidate.pk}/", {"factor_volume": 4}, format="json")
+    response = api.patch_current(f"{LIST}{candidate.pk}/", {"factor_volume": 4}, format="json")
     assert response.status_code == 400 and "change_reason" in response.json()["fields"]
-    response = api.patch(
+    response = api.patch_current(
         f"{LIST}{candidate.pk}/", {"factor_volume": 9, "status": "promoted", "change_reason": "x"}, format="json"
     )
     assert response.status_code == 400 and "status" in response.json()["fields"]
-    response = api.patch(
+    response = api.patch_current(
         f"{LIST}{candidate.pk}/", {"factor_volume": 4, "change_reason": "Volume checked"}, format="json"
     )
     assert response.status_code == 200 and response.json()["factor_volume"] == 4
@@ -91,7 +94,9 @@ def test_a_blocked_yes_is_a_400_naming_the_field(api, admin):
     field = DataFieldFactory(object_name="Account", api_name="Tier__c", status="deprecated")
     candidate = CandidateFactory(data_fields=[field])
     api.force_login(admin)
-    response = api.patch(f"{LIST}{candidate.pk}/", {"data_reliable": "yes", "change_reason": "x"}, format="json")
+    response = api.patch_current(
+        f"{LIST}{candidate.pk}/", {"data_reliable": "yes", "change_reason": "x"}, format="json"
+    )
     assert response.status_code == 400
     assert "Account.Tier__c (deprecated)" in response.json()["fields"]["data_reliable"][0]
 

@@ -12,6 +12,7 @@ from backlog import services
 from backlog.models import Candidate, ScoringModel
 from backlog.rules import DEFAULT_WEIGHTS
 from registry.models import Automation
+from revops_gov.concurrency import revision_of
 from tests.backlog.factories import READY, CandidateFactory
 from tests.factories import UserFactory
 from tests.registry.factories import DataFieldFactory
@@ -74,6 +75,7 @@ def test_an_admin_triages_and_the_candidate_moves_to_ready(login, admin):
         "owner": admin.pk,
         "exception_owner": admin.pk,
         "change_reason": "Backlog review",
+        "revision": revision_of(candidate),
     }
     response = login(admin).post(reverse("backlog:candidate-triage", args=[candidate.pk]), data)
     assert response.status_code == 302, response.content.decode()[:2000]
@@ -88,6 +90,7 @@ def test_the_triage_form_explains_a_blocked_yes(login, admin):
     field = DataFieldFactory(object_name="Lead", api_name="Segment__c", status="unstable")
     candidate = CandidateFactory(data_fields=[field])
     data = {**REQUEST, **READY, "data_fields": [field.pk], "exception_owner": admin.pk, "change_reason": "Review"}
+    data["revision"] = revision_of(candidate)
     response = login(admin).post(reverse("backlog:candidate-triage", args=[candidate.pk]), data)
     assert response.status_code == 400
     assert "Not while it uses Lead.Segment__c (unstable)" in response.content.decode()
@@ -227,6 +230,7 @@ def test_admins_publish_weights_and_everyone_reads_them(login, admin, viewer):
         "weight_user_impact": "2",
         "weight_maintenance_cost": "1",
         "reason": "Volume first this quarter",
+        "revision": services.scoring_model_revision(services.scoring_model_current()),
     }
     response = client.post(reverse("backlog:scoring-publish"), data)
     assert response.status_code == 302

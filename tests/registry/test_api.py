@@ -105,7 +105,7 @@ class TestTokenScope:
 
     def test_a_token_cannot_move_an_automation_to_another_system(self, api, sf_token):
         mine = AutomationFactory(system="salesforce")
-        response = api.as_token(sf_token).patch(
+        response = api.as_token(sf_token).patch_current(
             f"/api/v1/automations/{mine.key}/", {"system": "hubspot", "change_reason": "moving"}
         )
         assert response.status_code == 403
@@ -154,14 +154,14 @@ class TestErrors:
     def test_patch_needs_a_change_reason(self, api, admin):
         automation = AutomationFactory()
         api.force_login(admin)
-        response = api.patch(f"/api/v1/automations/{automation.key}/", {"name": "Renamed"})
+        response = api.patch_current(f"/api/v1/automations/{automation.key}/", {"name": "Renamed"})
         assert response.status_code == 400
         assert "change_reason" in response.json()["fields"]
 
     def test_patch_refuses_status_and_key(self, api, admin):
         automation = AutomationFactory()
         api.force_login(admin)
-        response = api.patch(
+        response = api.patch_current(
             f"/api/v1/automations/{automation.key}/", {"status": "retired", "key": "x", "change_reason": "y"}
         )
         assert response.status_code == 400
@@ -184,7 +184,7 @@ class TestErrors:
 def test_patch_applies_and_reports_the_material_change(api, admin):
     automation = AutomationFactory(status="live")
     api.force_login(admin)
-    response = api.patch(
+    response = api.patch_current(
         f"/api/v1/automations/{automation.key}/", {"rule": "New rule", "change_reason": "Policy changed"}
     )
     assert response.status_code == 200
@@ -219,7 +219,9 @@ def test_data_field_status_change_through_the_api_flags_automations(api, admin):
     field = DataFieldFactory()
     automation = AutomationFactory(data_fields=[field])
     api.force_login(admin)
-    response = api.patch(f"/api/v1/data-fields/{field.pk}/", {"status": "deprecated", "change_reason": "Replaced"})
+    response = api.patch_current(
+        f"/api/v1/data-fields/{field.pk}/", {"status": "deprecated", "change_reason": "Replaced"}
+    )
     assert response.status_code == 200
     assert api.get(f"/api/v1/automations/{automation.key}/").json()["review_due"] is True
     assert DataField.objects.get(pk=field.pk).history.latest().history_change_reason == "Replaced"
@@ -247,7 +249,7 @@ def test_change_events_are_recorded_through_the_api(api, admin):
 def test_review_cadence_is_edited_through_the_api_and_the_next_due_date_follows(api, admin):
     automation = AutomationFactory(review_cadence=None)
     api.force_login(admin)
-    response = api.patch(
+    response = api.patch_current(
         f"/api/v1/automations/{automation.key}/", {"review_cadence": 30, "change_reason": "High-volume now"}
     )
     assert response.status_code == 200, response.json()
@@ -256,7 +258,9 @@ def test_review_cadence_is_edited_through_the_api_and_the_next_due_date_follows(
     reviewed = Automation.objects.get(pk=automation.pk).last_reviewed_at
     assert detail["next_review_due_at"].startswith(f"{(reviewed + timedelta(days=30)):%Y-%m-%d}")
     assert detail["went_live_at"] is None
-    response = api.patch(f"/api/v1/automations/{automation.key}/", {"review_cadence": 7, "change_reason": "Weekly"})
+    response = api.patch_current(
+        f"/api/v1/automations/{automation.key}/", {"review_cadence": 7, "change_reason": "Weekly"}
+    )
     assert response.status_code == 400
     assert "review_cadence" in response.json()["fields"]
 

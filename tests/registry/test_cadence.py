@@ -89,7 +89,7 @@ def test_the_api_refuses_a_too_long_cadence_naming_the_field(api, admin, caller)
         api.force_login(admin)
     else:
         api.as_token(personal_token(admin))
-    response = api.patch(
+    response = api.patch_current(
         f"/api/v1/automations/{automation.key}/", {"review_cadence": 90, "change_reason": "Quarterly"}, format="json"
     )
     assert response.status_code == 400

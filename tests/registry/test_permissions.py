@@ -92,7 +92,7 @@ def test_integration_token_registers_a_proposed_automation_and_keeps_its_descrip
     response = client.post(URL, NEW)
     assert response.status_code == 201, response.json()
     assert (response.json()["status"], response.json()["system"]) == ("proposed", "salesforce")
-    response = client.patch(f"{URL}{NEW['key']}/", {"external_id": "301Hs0000X", "change_reason": "CRM id"})
+    response = client.patch_current(f"{URL}{NEW['key']}/", {"external_id": "301Hs0000X", "change_reason": "CRM id"})
     assert response.status_code == 200, response.json()
     assert Automation.objects.get(key=NEW["key"]).external_id == "301Hs0000X"
 
@@ -104,7 +104,7 @@ def test_the_status_is_read_only_in_the_api_for_an_admin(api, admin):
     assert response.status_code == 400
     assert set(response.json()["fields"]) == {"status"}
     assert "transition" in response.json()["fields"]["status"][0]
-    response = client.patch(f"{URL}{automation.key}/", {"status": "live", "change_reason": "launch"})
+    response = client.patch_current(f"{URL}{automation.key}/", {"status": "live", "change_reason": "launch"})
     assert response.status_code == 400
     assert set(response.json()["fields"]) == {"status"}
     api.credentials()

@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from registry import services
 from registry.models import Automation, ChangeEvent, Hold
+from revops_gov.concurrency import revision_of
 from tests.factories import UserFactory
 from tests.registry.csv_files import BAD_CELLS, csv_file
 from tests.registry.factories import AutomationFactory, DataFieldFactory
@@ -102,7 +103,8 @@ def test_edit_needs_a_reason_and_history_shows_the_diff(login, admin):
     client.post(reverse("registry:automation-create"), FORM)
     edit = reverse("registry:automation-edit", args=["renewal-task-creation"])
     assert client.post(edit, {**FORM, "name": "Renewal tasks"}).status_code == 400
-    response = client.post(edit, {**FORM, "name": "Renewal tasks", "change_reason": "Shorter name"})
+    opened = {"revision": revision_of(Automation.objects.get(key="renewal-task-creation"))}
+    response = client.post(edit, {**FORM, **opened, "name": "Renewal tasks", "change_reason": "Shorter name"})
     assert response.status_code == 302
     history = client.get(reverse("registry:automation-history", args=["renewal-task-creation"])).content.decode()
     assert "Shorter name" in history
@@ -264,6 +266,7 @@ def test_data_field_edit_reports_automations_due(login, admin):
         "source_of_truth": "salesforce",
         "status": "trusted",
         "change_reason": "Redefined",
+        "revision": revision_of(field),
     }
     response = login(admin).post(reverse("registry:datafield-edit", args=[field.pk]), data, follow=True)
     assert "1 automation(s) using it are now due for review" in response.content.decode()
@@ -315,12 +318,16 @@ def test_admin_edits_the_review_cadence_in_the_form(login, admin):
     client = login(admin)
     client.post(reverse("registry:automation-create"), FORM)
     edit = reverse("registry:automation-edit", args=["renewal-task-creation"])
-    response = client.post(edit, {**FORM, "review_cadence": "30", "change_reason": "Reviewed monthly from now"})
+    opened = {"revision": revision_of(Automation.objects.get(key="renewal-task-creation"))}
+    response = client.post(
+        edit, {**FORM, **opened, "review_cadence": "30", "change_reason": "Reviewed monthly from now"}
+    )
     assert response.status_code == 302
     automation = Automation.objects.get(key="renewal-task-creation")
     assert automation.review_cadence == 30
     assert automation.review_cadence_days == 30
-    response = client.post(edit, {**FORM, "review_cadence": "7", "change_reason": "Weekly"})
+    opened = {"revision": revision_of(automation)}
+    response = client.post(edit, {**FORM, **opened, "review_cadence": "7", "change_reason": "Weekly"})
     assert response.status_code == 400
     assert "review_cadence" in response.context["form"].errors
 
