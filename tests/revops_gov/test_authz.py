@@ -150,7 +150,8 @@ def test_api_write_answers_each_persona_as_ruled(name, persona, world, request, 
     url = reverse(name, kwargs=world["kwargs"].get(name))
     _, api_client = _client_for(persona, world, request, client, api)
     # An empty body: allowed callers get a 400 naming the missing fields, refused ones never get that far.
-    response = getattr(api_client, method)(url, {}, format="json")
+    # (If-Match "*": a write that takes whatever is there; the concurrency tests check the header.)
+    response = getattr(api_client, method)(url, {}, format="json", HTTP_IF_MATCH="*")
     assert response.status_code == expected[persona], f"{method.upper()} {url} as {persona}: {response.content[:200]}"
 
 
