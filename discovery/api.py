@@ -5,7 +5,7 @@ its diff to the previous. Bad input: 400 naming the file; over the size cap: 413
 from django.conf import settings
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.parsers import JSONParser, MultiPartParser
 from rest_framework.response import Response
@@ -108,7 +108,18 @@ class SnapshotListCreateView(APIView):
     def get_queryset(self):
         return selectors.snapshots(system=token_system(self.request))
 
-    @extend_schema(summary="Metadata snapshots (newest first)", responses=SnapshotSerializer(many=True))
+    @extend_schema(
+        summary="Metadata snapshots (newest first)",
+        responses=inline_serializer(
+            "PaginatedSnapshotList",
+            {
+                "count": serializers.IntegerField(),
+                "next": serializers.URLField(allow_null=True),
+                "previous": serializers.URLField(allow_null=True),
+                "results": SnapshotSerializer(many=True),
+            },
+        ),
+    )
     def get(self, request):
         paginator = StandardPagination()
         page = paginator.paginate_queryset(self.get_queryset(), request, view=self)
