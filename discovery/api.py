@@ -110,6 +110,7 @@ class SnapshotListCreateView(APIView):
 
     @extend_schema(
         summary="Metadata snapshots (newest first)",
+        operation_id="metadata_snapshots_list",
         responses=inline_serializer(
             "PaginatedSnapshotList",
             {
