@@ -301,3 +301,21 @@ def test_a_refused_recipient_and_a_dropped_connection_lose_nothing_and_send_noth
         assert len(smtp_server.to(owner.email)) == 1, owner.email
     assert all(s.startswith("[RevOps Governance] Failure rate up: Routing") for s in smtp_server.subjects())
     assert set(Delivery.objects.values_list("status", flat=True)) == {"sent"}
+
+
+def test_one_refused_recipient_never_stops_the_rest_of_a_digest_run(clock, db, smtp_server):
+    """issue 16: "one mail error can stop the rest of a digest run" — each digest is its own
+    delivery: the refused one waits for its retry, the others arrive, none is marked sent wrongly."""
+    owners = [UserFactory(username=f"d{i}", email=f"d{i}@example.com") for i in range(3)]
+    for owner in owners:
+        FindingFactory(automation=AutomationFactory(failure_owner=owner), owner=owner)
+    smtp_server.refuse("d0@example.com")
+    assert alerts.findings_digest() == 3
+    assert sorted(m.recipients for m in smtp_server.messages) == [("d1@example.com",), ("d2@example.com",)]
+    refused = Delivery.objects.get(kind=alerts.DIGEST_KIND, address="d0@example.com")
+    assert (refused.status, refused.sent_at, refused.attempts) == ("pending", None, 1) and "550" in refused.last_error
+    smtp_server.accept("d0@example.com")
+    clock.shift(timedelta(minutes=2))
+    assert outbox.deliver_due() == {"sent": 1}
+    assert alerts.findings_digest() == 0
+    assert [len(smtp_server.to(o.email)) for o in owners] == [1, 1, 1]
