@@ -128,7 +128,9 @@ class RunListIngestView(generics.ListAPIView):
         "(a later report of a stored run: `merged` names the facts it added, `corrected` the ones it contradicted, "
         "each kept with its history), duplicate (nothing new) or error (with its fields); valid items are stored "
         "even when others are not. A first report needs `started_at` and `outcome`; a later one only the facts it "
-        "adds. New runs are accepted for shadow, live and paused automations; late facts whatever the status. "
+        "adds. New runs are accepted for shadow, live and paused automations; for a proposed, in-design, approved "
+        "(not launched) or retired one a new run is refused: an error item naming `automation` and its status (a "
+        "400 for one object). Late facts about a stored run are accepted whatever the status. "
         "One object in: 201 created, 200 merged or duplicate, 400 with the fields.",
         request={"application/json": RUN_REPORT},
         responses={200: IngestResultSerializer, 201: IngestResultSerializer},
@@ -174,6 +176,7 @@ class RunPingView(APIView):
         "ended now. The body of a `failure` is its error text. Ending a stored run is a late fact: a failure "
         "for a run stored as a success is kept as a correction. A start without an end within the expected "
         "duration opens a “running too long” finding; past the maximum duration the run is timed out. "
+        "A new run of a proposed, in-design, approved or retired automation is a 400 naming `automation`. "
         "201: a new run; 200: facts added to a stored run, or nothing new.",
         parameters=[
             OpenApiParameter(
