@@ -2,7 +2,7 @@ from django.contrib import admin
 
 from registry.admin import ReadOnlyAdmin
 
-from .models import Finding, HealthThresholds, RunEvent
+from .models import Finding, HealthThresholds, PlannedHoldWindow, RunEvent
 
 
 @admin.register(RunEvent)
@@ -27,6 +27,11 @@ class FindingAdmin(ReadOnlyAdmin):
 @admin.register(HealthThresholds)
 class HealthThresholdsAdmin(ReadOnlyAdmin):
     list_display = ("automation", "expected_duration", "allowed_staleness", "alert_budget_day")
+
+
+@admin.register(PlannedHoldWindow)
+class PlannedHoldWindowAdmin(ReadOnlyAdmin):
+    list_display = ("automation", "starts_at", "ends_at", "created_by", "cancelled_at")
 
 
 # The monthly review's admin lives with it (health/reviews/).

@@ -4,24 +4,33 @@ An integration token reports on and reads only the automations of its own system
 import json
 
 from django.conf import settings
+from django.db.models import Q
 from django.shortcuts import get_object_or_404
+from django.utils import timezone
 from django_filters import rest_framework as filters
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, PolymorphicProxySerializer, extend_schema
 from rest_framework import generics, mixins, status, viewsets
+from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.parsers import JSONParser
+from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from registry.models import Automation
 from revops_gov.api import StandardPagination, token_system
 from revops_gov.filters import UTCIsoDateTimeFilter
+from revops_gov.roles import can_decide, can_read, is_integration
 
 from . import selectors, services
 from .choices import FindingKind, FindingStatus, RunOutcome, Severity
+from .models import PlannedHoldWindow
 from .serializers import (
     FindingOutputSerializer,
+    HoldWindowCancelSerializer,
+    HoldWindowInputSerializer,
+    HoldWindowOutputSerializer,
     IngestResultSerializer,
     PingBodySerializer,
     PingResultSerializer,
@@ -119,7 +128,9 @@ class RunListIngestView(generics.ListAPIView):
         "(a later report of a stored run: `merged` names the facts it added, `corrected` the ones it contradicted, "
         "each kept with its history), duplicate (nothing new) or error (with its fields); valid items are stored "
         "even when others are not. A first report needs `started_at` and `outcome`; a later one only the facts it "
-        "adds. New runs are accepted for shadow, live and paused automations; late facts whatever the status. "
+        "adds. New runs are accepted for shadow, live and paused automations; for a proposed, in-design, approved "
+        "(not launched) or retired one a new run is refused: an error item naming `automation` and its status (a "
+        "400 for one object). Late facts about a stored run are accepted whatever the status. "
         "One object in: 201 created, 200 merged or duplicate, 400 with the fields.",
         request={"application/json": RUN_REPORT},
         responses={200: IngestResultSerializer, 201: IngestResultSerializer},
@@ -165,6 +176,7 @@ class RunPingView(APIView):
         "ended now. The body of a `failure` is its error text. Ending a stored run is a late fact: a failure "
         "for a run stored as a success is kept as a correction. A start without an end within the expected "
         "duration opens a “running too long” finding; past the maximum duration the run is timed out. "
+        "A new run of a proposed, in-design, approved or retired automation is a 400 naming `automation`. "
         "201: a new run; 200: facts added to a stored run, or nothing new.",
         parameters=[
             OpenApiParameter(
@@ -241,3 +253,69 @@ class FindingViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
 
     def get_queryset(self):
         return selectors.finding_queryset(system=token_system(self.request)).order_by("-opened_at", "-id")
+
+
+class PeopleReadDecideWrite(BasePermission):
+    """People only: reading needs a role, writing the decide capability (the service then checks
+    the caller is the failure owner, the system owner or an admin)."""
+
+    message = "Your role does not allow this."
+
+    def has_permission(self, request, view):
+        user = request.user
+        if not (user and user.is_authenticated) or is_integration(user):
+            return False
+        return can_read(user) if request.method in SAFE_METHODS else can_decide(user)
+
+
+class HoldWindowFilter(filters.FilterSet):
+    automation = filters.CharFilter(field_name="automation__key", help_text="Automation key.")
+    current = filters.BooleanFilter(
+        method="filter_current", help_text="true: in progress or to come, not cancelled; false: ended or cancelled."
+    )
+
+    def filter_current(self, queryset, name, value):
+        current = Q(cancelled_at__isnull=True, ends_at__gt=timezone.now())
+        return queryset.filter(current) if value else queryset.exclude(current)
+
+
+@extend_schema(summary="Planned hold windows: times an automation is not expected to run (did-not-run stays quiet)")
+class HoldWindowViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    serializer_class = HoldWindowOutputSerializer
+    pagination_class = StandardPagination
+    filterset_class = HoldWindowFilter
+    filter_backends = [filters.DjangoFilterBackend]
+    permission_classes = [PeopleReadDecideWrite]
+
+    def get_queryset(self):
+        return PlannedHoldWindow.objects.select_related("automation", "created_by", "cancelled_by").order_by(
+            "-starts_at", "-id"
+        )
+
+    @extend_schema(
+        summary="Plan a hold window (the failure owner, the system owner or an admin)",
+        request=HoldWindowInputSerializer,
+        responses={201: HoldWindowOutputSerializer},
+    )
+    def create(self, request):
+        data = HoldWindowInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = dict(data.validated_data)
+        automation = Automation.objects.filter(key=values.pop("automation")).first()
+        if automation is None:
+            raise ValidationError({"automation": ["No automation has this key."]})
+        window = services.hold_window_plan(automation=automation, by=request.user, **values)
+        return Response(HoldWindowOutputSerializer(window).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        summary="Cancel a hold window not yet ended, with a reason",
+        request=HoldWindowCancelSerializer,
+        responses={200: HoldWindowOutputSerializer},
+    )
+    @action(detail=True, methods=["post"])
+    def cancel(self, request, pk=None):
+        window = self.get_object()
+        data = HoldWindowCancelSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        window = services.hold_window_cancel(window=window, by=request.user, reason=data.validated_data["reason"])
+        return Response(HoldWindowOutputSerializer(window).data)

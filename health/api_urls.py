@@ -2,7 +2,7 @@
 
 from django.urls import path, register_converter
 
-from .api import FindingViewSet, RunListIngestView, RunPingView
+from .api import FindingViewSet, HoldWindowViewSet, RunListIngestView, RunPingView
 from .services import PING_KINDS
 
 
@@ -24,6 +24,7 @@ register_converter(PingKindConverter, "pingkind")
 def register(router) -> None:
     """Register this app's viewsets on the shared /api/v1/ router."""
     router.register("findings", FindingViewSet, basename="finding")
+    router.register("hold-windows", HoldWindowViewSet, basename="hold-window")
 
 
 urlpatterns: list = [

@@ -70,3 +70,25 @@ class RunFilterForm(StyledFormMixin, forms.Form):
             else None
         )
         return since, until
+
+
+class HoldWindowForm(StyledFormMixin, forms.Form):
+    starts_at = forms.DateTimeField(
+        label="Starts", widget=forms.DateTimeInput(attrs={"type": "datetime-local"}), help_text="UTC."
+    )
+    ends_at = forms.DateTimeField(
+        label="Ends",
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
+        help_text="UTC; the did-not-run monitor stays quiet until then and its clock restarts at the end.",
+    )
+    reason = forms.CharField(label="Why it will not run", widget=forms.Textarea(attrs={"rows": 2}), max_length=2000)
+
+    def clean_starts_at(self):
+        return self.cleaned_data["starts_at"].astimezone(UTC)
+
+    def clean_ends_at(self):
+        return self.cleaned_data["ends_at"].astimezone(UTC)
+
+
+class HoldWindowCancelForm(StyledFormMixin, forms.Form):
+    reason = forms.CharField(label="Why cancel it", max_length=2000)

@@ -4,8 +4,9 @@ events (retention) never changes a finding."""
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 from django.urls import reverse
+from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
 from registry.models import Automation
@@ -377,6 +378,61 @@ class ReviewReminder(models.Model):
     def is_current(self, automation: Automation) -> bool:
         """Still the open cycle: no review recorded since it was sent."""
         return (automation.last_reviewed_at or automation.created_at) == self.cycle_start
+
+
+class PlannedHoldWindow(models.Model):
+    """A planned time when an automation is not expected to run (a quarter-end freeze, a CRM
+    migration, a maintenance weekend): the did-not-run monitor stays quiet inside it and its
+    clock restarts at the window's end (issue 16 §1). Planned by the failure owner, the system
+    owner or an admin, with a reason, for at most REVOPS["HEALTH_HOLD_WINDOW_MAX_DAYS"];
+    cancelling keeps the row (who, when, why)."""
+
+    automation = models.ForeignKey(Automation, on_delete=models.CASCADE, related_name="planned_hold_windows")
+    starts_at = models.DateTimeField("starts")
+    ends_at = models.DateTimeField("ends")
+    reason = models.TextField("why")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, models.PROTECT, related_name="+", verbose_name="planned by"
+    )
+    created_at = models.DateTimeField("planned", auto_now_add=True)
+    cancelled_at = models.DateTimeField("cancelled", null=True, blank=True)
+    cancelled_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, models.SET_NULL, null=True, blank=True, related_name="+", verbose_name="cancelled by"
+    )
+    cancel_reason = models.TextField("why cancelled", blank=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["starts_at", "pk"]
+        verbose_name = "planned hold window"
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(ends_at__gt=F("starts_at")),
+                name="holdwindow_ends_after_start",
+                violation_error_message="A hold window ends after it starts.",
+            )
+        ]
+        indexes = [
+            # The monitor pass reads the windows not cancelled that have not ended long ago.
+            models.Index(fields=["ends_at"], condition=Q(cancelled_at__isnull=True), name="holdwindow_active_idx"),
+        ]
+
+    def __str__(self):
+        return f"Hold window of {self.automation_id}: {self.starts_at:%Y-%m-%d %H:%M} – {self.ends_at:%Y-%m-%d %H:%M}"
+
+    def covers(self, moment) -> bool:
+        """The moment is inside the window (from its start, up to but not including its end)."""
+        return self.cancelled_at is None and self.starts_at <= moment < self.ends_at
+
+    @property
+    def state_label(self) -> str:
+        """Planned, in progress, ended or cancelled, now."""
+        now = timezone.now()
+        if self.cancelled_at:
+            return "cancelled"
+        if now < self.starts_at:
+            return "planned"
+        return "in progress" if now < self.ends_at else "ended"
 
 
 # The monthly review (health/reviews/) keeps its models in its own package.

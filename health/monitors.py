@@ -3,7 +3,7 @@ shadow automation at once, from a handful of set-based queries shared by all of 
 query per automation — and returns the automations it fires for, with the reason in words and the
 evidence in numbers. `monitors_run()` then brings the findings in line (health.services)."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from croniter import croniter
@@ -19,7 +19,7 @@ from registry.models import Automation, ChangeEvent, Hold
 
 from . import services
 from .choices import UNRESOLVED, FindingKind, RunOutcome
-from .models import Finding, RunEvent
+from .models import Finding, PlannedHoldWindow, RunEvent
 from .services import Hit
 
 MONITORED_STATUSES = (LifecycleStatus.LIVE, LifecycleStatus.SHADOW)
@@ -54,6 +54,8 @@ class Context:
     automations: dict[int, dict]  # id -> automation row with its effective thresholds
     stats: dict[int, dict]  # id -> windowed run statistics
     held: frozenset = frozenset()  # ids with an open hold (of any source): not expected to run
+    # id -> [(starts, ends)] of its planned hold windows (not cancelled), by start
+    hold_windows: dict = field(default_factory=dict)
 
     def threshold(self, automation_id: int, name: str):
         return self.automations[automation_id]["thresholds"][name]
@@ -118,21 +120,59 @@ def load_stats(now: datetime) -> dict[int, dict]:
     return {row["automation_id"]: row for row in rows}
 
 
+def load_hold_windows(now: datetime, automations) -> dict[int, list[tuple[datetime, datetime]]]:
+    """The planned hold windows that may matter to did-not-run now: begun, not cancelled, and
+    not ended before the oldest run the monitors read. One query."""
+    d = defaults()
+    oldest = now - timedelta(days=d["recent_days"] + d["baseline_days"])
+    rows = (
+        PlannedHoldWindow.objects.filter(
+            cancelled_at__isnull=True, starts_at__lte=now, ends_at__gte=oldest, automation_id__in=list(automations)
+        )
+        .order_by("automation_id", "starts_at")
+        .values_list("automation_id", "starts_at", "ends_at")
+    )
+    windows: dict[int, list] = {}
+    for aid, starts, ends in rows:
+        windows.setdefault(aid, []).append((starts, ends))
+    return windows
+
+
 def _hours(seconds: float) -> str:
     hours = seconds / 3600
     return f"{hours:.0f} h" if hours >= 2 else f"{seconds / 60:.0f} min"
 
 
 # --- The monitors ----------------------------------------------------------------------------
+def in_hold_window(windows, moment: datetime) -> bool:
+    """The moment is inside one of the automation's planned hold windows."""
+    return any(start <= moment < end for start, end in windows)
+
+
+def expected_run(next_after, since: datetime, windows) -> datetime:
+    """When the next run is expected after `since`, the planned hold windows taken into account
+    (issue 16 §1): a run expected inside a window is not missed; the clock restarts at the
+    window's end. `next_after(moment)` gives the schedule's next run after a moment."""
+    expected = next_after(since)
+    for start, end in windows:  # by start: a run moved past one window may fall in the next
+        if start <= expected < end:
+            expected = next_after(end)
+    return expected
+
+
 def did_not_run(ctx: Context) -> tuple[set[int], list[Hit]]:
     """No run within the expected schedule + grace. Before any run in the windows we look at, the
-    clock starts at the later of its registration and the start of those windows."""
+    clock starts at the later of its registration and the start of those windows. Inside a
+    planned hold window the automation is not watched; after one, its clock restarts at the end."""
     d = defaults()
     window_start = ctx.now - timedelta(days=d["recent_days"] + d["baseline_days"])
     checked, hits = set(), []
     for aid, a in ctx.automations.items():
         if aid in ctx.held:
             continue  # a held automation is expected not to run (issue 16 §1)
+        windows = ctx.hold_windows.get(aid, ())
+        if in_hold_window(windows, ctx.now):
+            continue  # a planned hold: nobody expects it to run now
         kind = a["schedule_kind"]
         if kind == ScheduleKind.NONE or (kind == ScheduleKind.INTERVAL and not a["schedule_interval"]):
             continue
@@ -140,14 +180,18 @@ def did_not_run(ctx: Context) -> tuple[set[int], list[Hit]]:
         last = (ctx.stats.get(aid) or {}).get("last_run")
         since = last or max(a["created_at"], window_start)
         if kind == ScheduleKind.INTERVAL:
-            expected = since + a["schedule_interval"]
-            schedule = f"every {a['schedule_interval']}"
+            interval = a["schedule_interval"]
+            expected = expected_run(lambda moment, interval=interval: moment + interval, since, windows)
+            schedule = f"every {interval}"
         else:
+            cron = a["schedule_cron"]
             try:
-                expected = croniter(a["schedule_cron"], since).get_next(datetime)
+                expected = expected_run(
+                    lambda moment, cron=cron: croniter(cron, moment).get_next(datetime), since, windows
+                )
             except (ValueError, KeyError):
                 continue
-            schedule = f"cron “{a['schedule_cron']}”"
+            schedule = f"cron “{cron}”"
         late_after = expected + a["schedule_grace"]
         if ctx.now > late_after:
             seen = f"last run {last:%Y-%m-%d %H:%M} UTC" if last else "no run reported yet"
@@ -567,7 +611,13 @@ def monitors_run(*, now: datetime | None = None) -> dict:
             "automation_id", flat=True
         )
     )
-    ctx = Context(now=now, automations=automations, stats=load_stats(now), held=held)
+    ctx = Context(
+        now=now,
+        automations=automations,
+        stats=load_stats(now),
+        held=held,
+        hold_windows=load_hold_windows(now, automations),
+    )
     hits, checked = [], {}
     for kind, monitor in MONITORS.items():
         kind_checked, kind_hits = monitor(ctx)

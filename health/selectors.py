@@ -8,7 +8,7 @@ from django.db.models.functions import TruncDate, TruncWeek
 from django.utils import timezone
 
 from .choices import UNRESOLVED, RunOutcome
-from .models import Finding, RunEvent, RunEventFact
+from .models import Finding, PlannedHoldWindow, RunEvent, RunEventFact
 
 CHART_DAYS = 30
 
@@ -207,3 +207,24 @@ def findings_per_week(*, weeks: int = 12, now=None) -> tuple[list[date], list[in
         return [counts.get(m, 0) for m in mondays]
 
     return mondays, per_week("opened_at"), per_week("resolved_at", resolved_at__isnull=False)
+
+
+def hold_windows_current(*, automation=None, now=None):
+    """Planned hold windows not cancelled and not ended, soonest first (the automation's, or all)."""
+    now = now or timezone.now()
+    windows = PlannedHoldWindow.objects.filter(cancelled_at__isnull=True, ends_at__gt=now).select_related(
+        "automation", "created_by"
+    )
+    return windows.filter(automation=automation) if automation is not None else windows
+
+
+def hold_windows_past(*, automation=None, now=None, days: int = 90):
+    """Windows ended or cancelled in the last `days`, newest first."""
+    now = now or timezone.now()
+    windows = (
+        PlannedHoldWindow.objects.filter(starts_at__gte=now - timedelta(days=days))
+        .filter(Q(cancelled_at__isnull=False) | Q(ends_at__lte=now))
+        .select_related("automation", "created_by", "cancelled_by")
+        .order_by("-starts_at", "-pk")
+    )
+    return windows.filter(automation=automation) if automation is not None else windows

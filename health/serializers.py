@@ -5,7 +5,7 @@ generated client has a typed model for them."""
 from rest_framework import serializers
 
 from .choices import RunMode, RunOutcome
-from .models import Finding, RunEvent
+from .models import Finding, PlannedHoldWindow, RunEvent
 
 INGEST_STATUSES = ["created", "merged", "duplicate", "error"]
 PING_STATUSES = ["created", "merged", "duplicate"]
@@ -142,3 +142,37 @@ class PingResultSerializer(serializers.Serializer):
     merged = serializers.ListField(child=serializers.CharField(), help_text="The facts the ping added.")
     corrected = CorrectionSerializer(many=True, help_text="The facts the ping corrected (e.g. success → failure).")
     run = RunEventOutputSerializer()
+
+
+class HoldWindowOutputSerializer(serializers.ModelSerializer):
+    automation = serializers.SlugRelatedField(slug_field="key", read_only=True)
+    created_by = serializers.StringRelatedField()
+    cancelled_by = serializers.StringRelatedField()
+    state = serializers.CharField(source="state_label", help_text="planned, in progress, ended or cancelled")
+
+    class Meta:
+        model = PlannedHoldWindow
+        fields = [
+            "id",
+            "automation",
+            "starts_at",
+            "ends_at",
+            "reason",
+            "state",
+            "created_by",
+            "created_at",
+            "cancelled_at",
+            "cancelled_by",
+            "cancel_reason",
+        ]
+
+
+class HoldWindowInputSerializer(serializers.Serializer):
+    automation = serializers.SlugField(help_text="The automation's key.")
+    starts_at = serializers.DateTimeField()
+    ends_at = serializers.DateTimeField()
+    reason = serializers.CharField(max_length=2000)
+
+
+class HoldWindowCancelSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=2000)

@@ -36,7 +36,7 @@ from .choices import (
     Severity,
 )
 from .ingest import IDENTITY, PARSERS, REQUIRED, given_fields, merge_facts, parse_item, run_errors
-from .models import Finding, HealthThresholds, MonitorLock, RunEvent, RunEventFact
+from .models import Finding, HealthThresholds, MonitorLock, PlannedHoldWindow, RunEvent, RunEventFact
 
 HOLD_SOURCE = "health"
 
@@ -987,3 +987,72 @@ def finding_suppress(*, finding: Finding, by: User, until: datetime, reason: str
     finding._change_reason = f"{'Extended' if extending else 'Suppressed'} until {until:%Y-%m-%d %H:%M}: {reason}"
     finding.save()
     return finding
+
+
+# --- Planned hold windows (issue 16 §1) -------------------------------------------------------
+def hold_window_may_manage(user: User, automation: Automation) -> bool:
+    """Who may plan or cancel a hold window: the automation's failure owner, its system owner,
+    or an admin."""
+    return _is_admin(user) or bool(user.pk and user.pk in (automation.failure_owner_id, automation.system_owner_id))
+
+
+def hold_window_max_days() -> int:
+    return int(_config("HEALTH_HOLD_WINDOW_MAX_DAYS"))
+
+
+@transaction.atomic
+def hold_window_plan(
+    *, automation: Automation, by: User, starts_at: datetime, ends_at: datetime, reason: str
+) -> PlannedHoldWindow:
+    """Plan a time when the automation is not expected to run: the did-not-run monitor stays
+    quiet inside it. It ends after it starts, not in the past, within the longest allowed."""
+    if not hold_window_may_manage(by, automation):
+        raise PermissionDenied("Only the failure owner, the system owner or an admin can plan a hold window.")
+    reason = (reason or "").strip()
+    now, limit = timezone.now(), hold_window_max_days()
+    errors = {}
+    if not reason:
+        errors["reason"] = "Say why the automation will not run then; the window and its automation show it."
+    if starts_at is None:
+        errors["starts_at"] = "Give the time the window starts."
+    if ends_at is None:
+        errors["ends_at"] = "Give the time the window ends."
+    elif ends_at <= now:
+        errors["ends_at"] = "The window must end in the future."
+    elif starts_at is not None and ends_at <= starts_at:
+        errors["ends_at"] = "The window must end after it starts."
+    elif starts_at is not None and ends_at - starts_at > timedelta(days=limit):
+        errors["ends_at"] = (
+            f"A hold window lasts at most {limit} days (until {starts_at + timedelta(days=limit):%Y-%m-%d %H:%M})."
+        )
+    if automation.status == LifecycleStatus.RETIRED:
+        errors["automation"] = "A retired automation never runs; it needs no hold window."
+    if errors:
+        raise ValidationError(errors)
+    window = PlannedHoldWindow(
+        automation=automation, starts_at=starts_at, ends_at=ends_at, reason=reason, created_by=by
+    )
+    window.full_clean()
+    window._history_user = by
+    window._change_reason = f"Planned: {reason}"
+    window.save()
+    return window
+
+
+@transaction.atomic
+def hold_window_cancel(*, window: PlannedHoldWindow, by: User, reason: str) -> PlannedHoldWindow:
+    """Cancel a window not yet ended (the row stays, with who and why): the monitor watches the
+    automation again from now on."""
+    window = PlannedHoldWindow.objects.select_for_update().select_related("automation").get(pk=window.pk)
+    if not hold_window_may_manage(by, window.automation):
+        raise PermissionDenied("Only the failure owner, the system owner or an admin can cancel a hold window.")
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError({"reason": "Say why the window is cancelled."})
+    if window.cancelled_at or window.ends_at <= timezone.now():
+        raise ValidationError({"status": f"This window is {window.state_label}: there is nothing to cancel."})
+    window.cancelled_at, window.cancelled_by, window.cancel_reason = timezone.now(), by, reason
+    window._history_user = by
+    window._change_reason = f"Cancelled: {reason}"
+    window.save()
+    return window

@@ -18,8 +18,17 @@ from revops_gov.roles import RoleRequiredMixin, can_decide, can_govern
 
 from . import alerts, charts, reminders, selectors, services
 from .choices import UNRESOLVED
-from .forms import AcknowledgeForm, FindingFilterForm, FixForm, HoldReleaseForm, RunFilterForm, SuppressForm
-from .models import Finding
+from .forms import (
+    AcknowledgeForm,
+    FindingFilterForm,
+    FixForm,
+    HoldReleaseForm,
+    HoldWindowCancelForm,
+    HoldWindowForm,
+    RunFilterForm,
+    SuppressForm,
+)
+from .models import Finding, PlannedHoldWindow
 
 SEVERITY_ORDER = {"high": 0, "medium": 1, "low": 2}
 
@@ -280,7 +289,12 @@ def automation_panel_context(request, automation) -> dict:
     """The health panel on the automation page: three queries."""
     findings = list(selectors.open_findings().filter(automation=automation).order_by("-opened_at"))
     findings.sort(key=lambda f: SEVERITY_ORDER.get(f.severity, 3))
-    return {"automation": automation, "summary": selectors.automation_run_summary(automation), "findings": findings}
+    return {
+        "automation": automation,
+        "summary": selectors.automation_run_summary(automation),
+        "findings": findings,
+        "hold_windows": list(selectors.hold_windows_current(automation=automation)),
+    }
 
 
 def review_reminders_panel_context(request, automation) -> dict:
@@ -292,3 +306,90 @@ def review_reminders_panel_context(request, automation) -> dict:
         "reminders": [{"reminder": r, "open": r.is_current(automation)} for r in rows],
         "grace_days": settings.REVOPS["HEALTH_REVIEW_ESCALATE_AFTER"].days,
     }
+
+
+# --- Planned hold windows (issue 16 §1) -------------------------------------------------------
+class HoldWindowListView(RoleRequiredMixin, View):
+    """Every planned hold window in progress or to come, and those of the last 90 days."""
+
+    required = "read"
+
+    def get(self, request):
+        return render(
+            request,
+            "health/hold_window_list.html",
+            {
+                "current": selectors.hold_windows_current().order_by("starts_at", "pk"),
+                "past": selectors.hold_windows_past()[:100],
+                "now": timezone.now(),
+                "max_days": services.hold_window_max_days(),
+            },
+        )
+
+
+def automation_hold_windows_context(request, automation, **forms) -> dict:
+    return {
+        "automation": automation,
+        "current": selectors.hold_windows_current(automation=automation).order_by("starts_at", "pk"),
+        "past": selectors.hold_windows_past(automation=automation)[:50],
+        "now": timezone.now(),
+        "max_days": services.hold_window_max_days(),
+        "can_manage": can_decide(request.user) and services.hold_window_may_manage(request.user, automation),
+        "form": forms.get("form") or HoldWindowForm(),
+        "cancel_form": forms.get("cancel_form") or HoldWindowCancelForm(),
+    }
+
+
+class AutomationHoldWindowsView(RoleRequiredMixin, View):
+    """One automation's planned hold windows, with the form to plan one (its failure owner, its
+    system owner or an admin)."""
+
+    required = "read"
+
+    def get(self, request, key):
+        automation = get_object_or_404(Automation, key=key)
+        return render(
+            request, "health/automation_hold_windows.html", automation_hold_windows_context(request, automation)
+        )
+
+
+class HoldWindowPlanView(RoleRequiredMixin, View):
+    required = "decide"
+
+    def post(self, request, key):
+        automation = get_object_or_404(Automation, key=key)
+        form = HoldWindowForm(request.POST)
+        if form.is_valid():
+            try:
+                window = services.hold_window_plan(automation=automation, by=request.user, **form.cleaned_data)
+                messages.success(
+                    request,
+                    f"Hold window planned: {window.starts_at:%Y-%m-%d %H:%M} – {window.ends_at:%Y-%m-%d %H:%M} UTC. "
+                    "The did-not-run monitor stays quiet inside it.",
+                )
+                return redirect("health:automation-hold-windows", key=automation.key)
+            except PermissionDenied as exc:
+                messages.error(request, str(exc))
+            except ValidationError as exc:
+                form.add_service_error(exc)
+        context = automation_hold_windows_context(request, automation, form=form)
+        return render(request, "health/automation_hold_windows.html", context, status=400)
+
+
+class HoldWindowCancelView(RoleRequiredMixin, View):
+    required = "decide"
+
+    def post(self, request, pk):
+        window = get_object_or_404(PlannedHoldWindow.objects.select_related("automation"), pk=pk)
+        form = HoldWindowCancelForm(request.POST)
+        if form.is_valid():
+            try:
+                services.hold_window_cancel(window=window, by=request.user, reason=form.cleaned_data["reason"])
+                messages.success(request, "Hold window cancelled: the monitors watch the automation again.")
+                return redirect("health:automation-hold-windows", key=window.automation.key)
+            except PermissionDenied as exc:
+                messages.error(request, str(exc))
+            except ValidationError as exc:
+                form.add_service_error(exc)
+        context = automation_hold_windows_context(request, window.automation, cancel_form=form)
+        return render(request, "health/automation_hold_windows.html", context, status=400)

@@ -547,6 +547,8 @@ REVOPS |= {
     "HEALTH_VERIFY_CLEAN_RUNS": {"default": env.int("REVOPS_HEALTH_VERIFY_CLEAN_RUNS", default=3)},
     # The longest a finding may be suppressed, per risk tier of its automation (days).
     "HEALTH_SUPPRESS_MAX_DAYS": {"high": 7, "medium": 14, "low": 30},
+    # The longest planned hold window (health.PlannedHoldWindow): did-not-run stays quiet inside it.
+    "HEALTH_HOLD_WINDOW_MAX_DAYS": env.int("REVOPS_HEALTH_HOLD_WINDOW_MAX_DAYS", default=14),
     # Monitor defaults; each can be set per automation (health.models.HealthThresholds).
     "HEALTH_DEFAULTS": {
         "expected_duration": timedelta(hours=1),

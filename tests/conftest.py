@@ -221,3 +221,15 @@ def wait_for(predicate, *, timeout: float = 20, interval: float = 0.2, message: 
             return value
         time.sleep(interval)
     raise AssertionError(f"Timed out after {timeout}s waiting for {message}")
+
+
+@pytest.fixture
+def smtp_server(settings):
+    """A real local mail server (aiosmtpd, tests/smtp.py) the product sends to through its own mail
+    settings; it records every message and can refuse a recipient or drop a connection."""
+    from tests.smtp import MailServer
+
+    server = MailServer().start()
+    server.point(settings)
+    yield server
+    server.stop()

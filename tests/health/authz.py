@@ -24,6 +24,18 @@ RULES = {
     "health:suppression-list": ("get", PAGE_READ),
     "health:automation-runs": ("get", PAGE_READ),
     "health:automation-runs-export": ("get", PAGE_READ),
+    # Planned hold windows: everyone with a role reads them; an empty form is a 400 naming the
+    # fields for a manager or an admin (the service then checks failure owner / system owner / admin).
+    "health:hold-window-list": ("get", PAGE_READ),
+    "health:automation-hold-windows": ("get", PAGE_READ),
+    "health:hold-window-plan": ("post", {**POST_DECIDE, "manager": 400, "admin": 400}),
+    "health:hold-window-cancel": ("post", {**POST_DECIDE, "manager": 400, "admin": 400}),
+    "api:hold-window-list": ("get", {**API_READ, "integration": 403, "other_integration": 403}),
+    "api:hold-window-detail": ("get", {**API_READ, "integration": 403, "other_integration": 403}),
+    "api:hold-window-cancel": (
+        "post",
+        {**API_READ, "viewer": 403, "manager": 400, "admin": 400, "integration": 403, "other_integration": 403},
+    ),
     "api:run-list": ("get", API_READ),
     "api:run-ping": (
         "post",
@@ -49,15 +61,22 @@ RULES |= {
     "api:health-review-row-list": ("get", API_PEOPLE),
     "api:health-review-row-detail": ("get", API_PEOPLE),
 }
-API_WRITES = {"api:run-list": ("post", API_INGEST)}
+API_WRITES = {
+    "api:run-list": ("post", API_INGEST),
+    "api:hold-window-list": (
+        "post",
+        {**API_INGEST, "manager": 400, "integration": 403, "other_integration": 403},
+    ),
+}
 
 
 def world_kwargs(world) -> dict:
     """URL arguments for this app's routes, from the shared world (tests/revops_gov/test_authz.py)."""
-    from tests.health.factories import FindingFactory
+    from tests.health.factories import FindingFactory, PlannedHoldWindowFactory
     from tests.health.reviews.factories import HealthReviewRowFactory
 
     finding = FindingFactory(automation=world["automation"])
+    window = PlannedHoldWindowFactory(automation=world["automation"], created_by=world["admin"])
     row = HealthReviewRowFactory(automation=world["automation"])
     month = {"year": row.review.month.year, "month": row.review.month.month}
     return {
@@ -79,4 +98,9 @@ def world_kwargs(world) -> dict:
         "health:finding-hold-release": {"pk": finding.pk},
         "api:run-ping": {"key": world["automation"].key, "kind": "start"},
         "api:finding-detail": {"pk": finding.pk},
+        "health:automation-hold-windows": {"key": world["automation"].key},
+        "health:hold-window-plan": {"key": world["automation"].key},
+        "health:hold-window-cancel": {"pk": window.pk},
+        "api:hold-window-detail": {"pk": window.pk},
+        "api:hold-window-cancel": {"pk": window.pk},
     }

@@ -3,7 +3,8 @@ from datetime import timedelta
 import factory
 from django.utils import timezone
 
-from health.models import Finding, RunEvent
+from health.models import Finding, PlannedHoldWindow, RunEvent
+from tests.factories import UserFactory
 from tests.registry.factories import AutomationFactory
 
 
@@ -32,3 +33,14 @@ class FindingFactory(factory.django.DjangoModelFactory):
     due_at = factory.LazyFunction(lambda: timezone.now() + timedelta(days=3))
     opened_at = factory.LazyFunction(timezone.now)
     last_seen_at = factory.LazyFunction(timezone.now)
+
+
+class PlannedHoldWindowFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = PlannedHoldWindow
+
+    automation = factory.SubFactory(AutomationFactory)
+    starts_at = factory.LazyFunction(timezone.now)
+    ends_at = factory.LazyAttribute(lambda w: w.starts_at + timedelta(days=2))
+    reason = "Quarter-end CRM freeze."
+    created_by = factory.SubFactory(UserFactory)

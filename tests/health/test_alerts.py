@@ -6,11 +6,13 @@ import json
 import threading
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, HTTPServer
+from unittest import mock
 
 import pytest
 import time_machine
 from django.core import mail
 from django.test import override_settings
+from django.urls import reverse
 
 from health import alerts, monitors
 from revops_gov import outbox
@@ -229,3 +231,91 @@ def test_a_failed_alert_webhook_is_a_delivery_retried_not_swallowed(clock, faili
         assert hook.key == f"health.finding:{failing.findings.get().pk}:alert:webhook"
     finally:
         server.shutdown()
+
+
+# --- a real mail server (aiosmtpd) that refuses one recipient and drops one connection --------
+
+
+def _worker_pass() -> dict[int, float | None]:
+    """What a worker does: the sweep hands every due delivery to `outbox.deliver` tasks, each
+    task tries its delivery once and, on failure, schedules its next try with the backoff. The
+    broker is this list: {delivery id: countdown of the retry it scheduled (None: no retry)}."""
+    from revops_gov import tasks
+
+    handed, retries = [], {}
+    with mock.patch.object(tasks.deliver_one, "apply_async") as broker:
+        broker.side_effect = lambda args, **kw: handed.append(args[0])
+        tasks.sweep()
+        due = list(handed)
+        broker.side_effect = lambda args, countdown=None, **kw: retries.__setitem__(args[0], countdown)
+        for pk in due:
+            tasks.deliver_one(pk)
+    return {pk: retries.get(pk) for pk in due}
+
+
+def test_a_refused_recipient_and_a_dropped_connection_lose_nothing_and_send_nothing_twice(
+    clock, db, admin, smtp_server, queued_outbox, login, settings
+):
+    settings.REVOPS = {**settings.REVOPS, "OUTBOX_BACKOFF_BASE_SECONDS": 60}
+    owners = [UserFactory(username=f"owner{i}", email=f"owner{i}@example.com") for i in range(4)]
+    for i, owner in enumerate(owners):
+        automation = AutomationFactory(failure_owner=owner, rule_owner=owner, name=f"Routing {i}")
+        for j in range(6):
+            RunEventFactory(
+                automation=automation, event_id=f"f{j}", started_at=NOW - timedelta(hours=j + 1), outcome="failure"
+            )
+    monitors.monitors_run()
+    smtp_server.refuse("owner2@example.com")
+    smtp_server.drop_next_connection()
+    assert alerts.findings_alert()["opened"] == 4
+
+    tried = _worker_pass()
+    assert len(tried) == 4 and len(smtp_server.dropped) == 1 and smtp_server.refused == ["owner2@example.com"]
+    first = Delivery.objects.get(address=smtp_server.dropped[0][0])  # the connection that was dropped
+    others = {o.email for o in owners} - {first.address, "owner2@example.com"}
+    assert sorted(m.recipients for m in smtp_server.messages) == sorted((a,) for a in others)
+    refused = Delivery.objects.get(address="owner2@example.com")
+    assert (refused.status, refused.attempts, refused.sent_at) == ("pending", 1, None)
+    assert "550" in refused.last_error and refused.next_attempt_at == NOW + timedelta(seconds=60)
+    assert tried[refused.pk] == 60 and tried[first.pk] == 60  # each retry waits its backoff
+
+    assert _worker_pass() == {}  # nothing is due before its backoff
+    clock.shift(timedelta(seconds=60))
+    assert set(_worker_pass()) == {first.pk, refused.pk}
+    refused.refresh_from_db()
+    assert (refused.status, refused.attempts) == ("pending", 2)
+    assert refused.next_attempt_at == NOW + timedelta(seconds=60 + 120)  # doubled
+    assert smtp_server.to(first.address)  # the dropped one went through on its retry
+
+    page = login(admin).get(reverse("delivery-list"), {"status": "pending"}).content.decode()
+    assert "owner2@example.com" in page and "550" in page and "next try" in page
+
+    smtp_server.accept("owner2@example.com")
+    response = login(admin).post(reverse("delivery-resend", args=[refused.pk]), {"next": "/deliveries/"})
+    assert response.status_code == 302
+    assert _worker_pass() == {refused.pk: None}
+    clock.shift(timedelta(hours=3))  # the old retry's time passes too: nothing goes twice
+    assert _worker_pass() == {}
+    assert alerts.findings_alert() == {"opened": 0, "reminded": 0, "escalated": 0}
+    for owner in owners:
+        assert len(smtp_server.to(owner.email)) == 1, owner.email
+    assert all(s.startswith("[RevOps Governance] Failure rate up: Routing") for s in smtp_server.subjects())
+    assert set(Delivery.objects.values_list("status", flat=True)) == {"sent"}
+
+
+def test_one_refused_recipient_never_stops_the_rest_of_a_digest_run(clock, db, smtp_server):
+    """issue 16: "one mail error can stop the rest of a digest run" — each digest is its own
+    delivery: the refused one waits for its retry, the others arrive, none is marked sent wrongly."""
+    owners = [UserFactory(username=f"d{i}", email=f"d{i}@example.com") for i in range(3)]
+    for owner in owners:
+        FindingFactory(automation=AutomationFactory(failure_owner=owner), owner=owner)
+    smtp_server.refuse("d0@example.com")
+    assert alerts.findings_digest() == 3
+    assert sorted(m.recipients for m in smtp_server.messages) == [("d1@example.com",), ("d2@example.com",)]
+    refused = Delivery.objects.get(kind=alerts.DIGEST_KIND, address="d0@example.com")
+    assert (refused.status, refused.sent_at, refused.attempts) == ("pending", None, 1) and "550" in refused.last_error
+    smtp_server.accept("d0@example.com")
+    clock.shift(timedelta(minutes=2))
+    assert outbox.deliver_due() == {"sent": 1}
+    assert alerts.findings_digest() == 0
+    assert [len(smtp_server.to(o.email)) for o in owners] == [1, 1, 1]

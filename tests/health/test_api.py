@@ -154,3 +154,18 @@ def test_list_endpoints_query_count_is_constant(api, admin):
                 assert api.get(url).status_code == 200
             counts.append(len(ctx.captured_queries))
         assert counts[0] == counts[1], url
+
+
+def test_the_schema_documents_that_new_runs_of_retired_or_unlaunched_automations_are_refused(api, admin):
+    api.force_login(admin)
+    schema = api.get("/api/schema/?format=json").json()
+    for path in ("/api/v1/runs/", "/api/v1/automations/{key}/runs/{kind}"):
+        description = schema["paths"][path]["post"]["description"]
+        assert "retired" in description and "in-design" in description and "`automation`" in description, path
+
+
+def test_the_schema_documents_the_hold_window_endpoints(api, admin):
+    api.force_login(admin)
+    paths = api.get("/api/schema/?format=json").json()["paths"]
+    assert {"get", "post"} <= set(paths["/api/v1/hold-windows/"])
+    assert "post" in paths["/api/v1/hold-windows/{id}/cancel/"]
