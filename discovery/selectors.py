@@ -269,7 +269,23 @@ def crm_state(automation: Automation) -> dict | None:
         return {"snapshot": snapshot, "version": None}
     registered = {field.qualified_name.lower() for field in automation.data_fields.all()}
     used = sorted(set(version.reads) | set(version.writes))
+    reads = {name.lower() for name in version.reads}
+    writes = {name.lower() for name in version.writes}
+    names = {name.lower(): name for name in used}
+    for data_field in automation.data_fields.all():
+        names.setdefault(data_field.qualified_name.lower(), data_field.qualified_name)
+    comparison = [
+        {
+            "name": names[low],
+            "registered": low in registered,
+            "reads": low in reads,
+            "writes": low in writes,
+            "differs": (low in registered) != (low in reads or low in writes),
+        }
+        for low in sorted(names)
+    ]
     return {
+        "comparison": comparison,
         "snapshot": snapshot,
         "version": version,
         "changed_in": version.first_snapshot_id,

@@ -7,7 +7,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views import View
 
 from registry.models import Automation
-from revops_gov.roles import RoleRequiredMixin
+from revops_gov.roles import RoleRequiredMixin, can_govern
 
 from . import selectors, services
 from .forms import CompareForm, LinkForm, UploadForm
@@ -16,13 +16,17 @@ from .parsers import MetadataError
 
 
 def automation_panel_context(request, automation):
-    """The automation page's "in the CRM" panel: state, real reads and writes, blast radius."""
+    """The automation page's "in the CRM" panel: state, real reads and writes against the
+    registered data fields, blast radius. Registered in DiscoveryConfig.ready() as a panel of
+    registry.extensions, so the registry renders it without importing discovery; everyone who
+    may read the automation sees it, the links to snapshots only those who may open them."""
     state = selectors.crm_state(automation)
     radius = selectors.blast_radius_for(automation) if state and state.get("version") else None
     return {
         "automation": automation,
         "state": state,
         "radius": radius,
+        "may_open_snapshots": can_govern(request.user),
         "findings": list(selectors.findings(automation=automation)[:5]),
     }
 
