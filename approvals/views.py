@@ -9,6 +9,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views import View
 
+from discovery import selectors as discovery_selectors
 from registry.models import Automation
 from registry.selectors import automation_get
 from revops_gov.concurrency import StaleWrite, stale_context
@@ -220,6 +221,8 @@ class PacketDetailView(RoleRequiredMixin, View):
             "packet": packet,
             "diff": selectors.packet_diff(packet),
             "version_diff": selectors.packet_version_diff(packet),
+            # What the change touches in the CRM (discovery's selectors; discovery never imports approvals).
+            "blast_radius": discovery_selectors.blast_radius_for(automation),
             "reviews": list(packet.reviews.all()),
             "rule": rules.rule_status(packet),
             "refusals": refusals,

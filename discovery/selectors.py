@@ -269,6 +269,33 @@ def blast_radius_for_field(data_field: DataField, *, system: str) -> BlastRadius
     return blast_radius(automations_in(snapshot), start_field=data_field.qualified_name)
 
 
+def field_blast_radius(data_field: DataField) -> tuple[MetadataSnapshot, BlastRadius] | None:
+    """The field's blast radius in the latest import of its source-of-truth system, else of the
+    first imported system where something reads it (the data field page)."""
+    snapshots = sorted(latest_snapshots(), key=lambda s: s.system != data_field.source_of_truth)
+    for snapshot in snapshots:
+        radius = blast_radius(automations_in(snapshot), start_field=data_field.qualified_name)
+        if radius.automations or snapshot.system == data_field.source_of_truth:
+            return snapshot, radius
+    return None
+
+
+def field_impact_automation_ids(data_fields) -> set[int]:
+    """The registry automations a change of these fields touches in the CRM: the blast radius of
+    each field in every system's latest import, as registry ids (registry.extensions.field_impact,
+    so a change event about a field flags exactly these besides those registered as using it)."""
+    names = [f.qualified_name for f in data_fields]
+    ids: set[int] = set()
+    for snapshot in latest_snapshots() if names else []:
+        rows = list(automations_in(snapshot))
+        reached = {eid for name in names for eid, _hops, _via in blast_radius(rows, start_field=name).automations}
+        if reached:
+            ids |= set(
+                Automation.objects.filter(system=snapshot.system, external_id__in=reached).values_list("pk", flat=True)
+            )
+    return ids
+
+
 def crm_state(automation: Automation) -> dict | None:
     """What the CRM says of a linked automation: its latest version, the snapshot where it last
     changed, the fields it really reads and writes against those registered."""

@@ -31,6 +31,22 @@ def automation_panel_context(request, automation):
     }
 
 
+def datafield_panel_context(request, data_field):
+    """The data field page's blast radius: what reads the field in the CRM, then what reads what
+    those write (registered as a panel of registry.extensions)."""
+    found = selectors.field_blast_radius(data_field)
+    if found is None:
+        return {"field": data_field, "snapshot": None, "radius": None, "keys": {}}
+    snapshot, radius = found
+    keys = selectors.registry_keys(system=snapshot.system, external_ids=[eid for eid, _h, _v in radius.automations])
+    return {
+        "field": data_field,
+        "snapshot": snapshot,
+        "radius": radius,
+        "rows": [(eid, hops, via, keys.get(eid)) for eid, hops, via in radius.automations],
+    }
+
+
 class SnapshotListView(RoleRequiredMixin, View):
     required = "govern"
 

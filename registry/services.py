@@ -13,6 +13,7 @@ from revops_gov.errors import ApplicationError
 from revops_gov.models import User
 
 from .choices import APPROVED_STATUSES, TIER_RANK, LifecycleStatus, OwnerRole, RiskTier
+from .extensions import field_impact
 from .models import (
     AUTOMATION_HISTORY,
     CHANGE_EVENT_HISTORY,
@@ -372,12 +373,16 @@ def change_event_record(
     data_fields: Iterable[DataField] = (),
     description: str = "",
 ) -> ChangeEvent:
-    """Record a business change. It affects the automations named and every automation that uses
-    a changed field; each becomes due for review."""
+    """Record a business change. It affects the automations named, every automation that uses a
+    changed field, and those in the fields' blast radius in the CRM (registry.extensions
+    .field_impact: what reads the field, then what reads what those write); each becomes due
+    for review."""
     data_fields = list(data_fields)
     affected = {a.pk for a in automations}
     if data_fields:
         affected |= set(Automation.objects.filter(data_fields__in=data_fields).values_list("pk", flat=True))
+        # and what reads what the field feeds, in the CRM (registered by discovery: the blast radius)
+        affected |= field_impact(data_fields)
     if not affected:
         raise ValidationError(
             {"automations": "Name the automations this change affects, or the data fields it changed."}
