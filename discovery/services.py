@@ -15,7 +15,7 @@ from django.conf import settings
 from django.db import transaction
 
 from registry import services as registry_services
-from registry.choices import LifecycleStatus, Team, WorkflowType
+from registry.choices import Team, WorkflowType
 from registry.models import Automation, DataField
 from revops_gov.choices import System
 from revops_gov.models import User
@@ -264,11 +264,10 @@ def _store(
         )
     }
     owner = _system_owner(system)
-    for automation in parsed.automations:
-        if automation.active and automation.external_id not in linked:
-            record = _discovered_create(automation, system=system, snapshot=snapshot, by=by, owner=owner)
-            linked[automation.external_id] = record
-            result.findings.append(_undocumented_draft(automation.external_id, record, owner))
+    undocumented = [a for a in parsed.automations if a.active and a.external_id not in linked]
+    for record in _discovered_create(undocumented, system=system, snapshot=snapshot, by=by, owner=owner):
+        linked[record.external_id] = record
+        result.findings.append(_undocumented_draft(record.external_id, record, owner))
 
     # Drift, broken fields and collisions: the rules live in discovery.selectors; the import
     # reports each once on the snapshot where it first shows, and the health monitor "CRM drift"
@@ -360,14 +359,29 @@ def _system_owner(system: str) -> User | None:
 # --- undocumented automations ------------------------------------------------------------------
 
 
-def discovered_key(external_id: str, system: str) -> str:
-    base = re.sub(r"[^a-z0-9]+", "-", f"{system} {external_id}".lower()).strip("-") or system
-    if len(base) > 90:
-        base = base[:80].strip("-") + "-" + hashlib.sha1(external_id.encode()).hexdigest()[:8]
-    key, n = base, 2
-    while Automation.objects.filter(key=key).exists():
-        key, n = f"{base}-{n}", n + 1
-    return key
+UNDOCUMENTED_PURPOSE = "Found running in the CRM by a metadata import; nobody has documented why it exists yet."
+
+
+def discovered_keys(external_ids: list[str], system: str) -> dict[str, str]:
+    """A free registry key for each external id (one read of the keys already taken)."""
+    bases = {}
+    for external_id in external_ids:
+        base = re.sub(r"[^a-z0-9]+", "-", f"{system} {external_id}".lower()).strip("-") or system
+        if len(base) > 90:
+            base = base[:80].strip("-") + "-" + hashlib.sha1(external_id.encode()).hexdigest()[:8]
+        bases[external_id] = base
+    wanted = set(bases.values())
+    taken = set(Automation.objects.filter(key__in=wanted).values_list("key", flat=True))
+    for base in {b for b in wanted if b in taken}:
+        taken |= set(Automation.objects.filter(key__startswith=f"{base}-").values_list("key", flat=True))
+    keys = {}
+    for external_id, base in bases.items():
+        key, n = base, 2
+        while key in taken:
+            key, n = f"{base}-{n}", n + 1
+        taken.add(key)
+        keys[external_id] = key
+    return keys
 
 
 def _trigger_text(automation: CrmAutomation) -> str:
@@ -379,24 +393,32 @@ def _trigger_text(automation: CrmAutomation) -> str:
 
 
 def _discovered_create(
-    automation: CrmAutomation, *, system: str, snapshot: MetadataSnapshot, by: User | None, owner: User | None
-) -> Automation:
-    writes = ", ".join(automation.writes) or "nothing found"
-    return registry_services.automation_create(
+    automations: list[CrmAutomation], *, system: str, snapshot: MetadataSnapshot, by: User | None, owner: User | None
+) -> list[Automation]:
+    """The active CRM automations with no registry record enter it as discovered, in one batch."""
+    if not automations:
+        return []
+    keys = discovered_keys([a.external_id for a in automations], system)
+    rows = [
+        {
+            "key": keys[automation.external_id],
+            "name": automation.name[:200],
+            "business_purpose": UNDOCUMENTED_PURPOSE,
+            "workflow_type": WorkflowType.OTHER,
+            "team": Team.REVOPS,
+            "system": system,
+            "external_id": automation.external_id[:200],
+            "trigger": _trigger_text(automation),
+            "rule": f"Not documented. In the CRM it reads {', '.join(automation.reads) or 'no fields found'}.",
+            "record_changed": f"Writes {', '.join(automation.writes) or 'nothing found'}.",
+            "system_owner": owner,
+        }
+        for automation in automations
+    ]
+    return registry_services.automations_discovered_create(
         by=by,
         reason=f"Discovered running in the CRM by metadata import (snapshot {snapshot.pk}); never approved",
-        key=discovered_key(automation.external_id, system),
-        name=automation.name[:200],
-        business_purpose="Found running in the CRM by a metadata import; nobody has documented why it exists yet.",
-        workflow_type=WorkflowType.OTHER,
-        team=Team.REVOPS,
-        system=system,
-        external_id=automation.external_id[:200],
-        trigger=_trigger_text(automation),
-        rule=f"Not documented. In the CRM it reads {', '.join(automation.reads) or 'no fields found'}.",
-        record_changed=f"Writes {writes}.",
-        status=LifecycleStatus.DISCOVERED,
-        system_owner=owner,
+        rows=rows,
     )
 
 
@@ -471,7 +493,7 @@ def _data_dictionary_sync(*, system: str, fields: list[CrmField], snapshot: Meta
         (d.object_name.lower(), d.api_name.lower()): d
         for d in DataField.objects.filter(object_name__in={f.object for f in custom}).select_related("metadata_source")
     }
-    to_create = []
+    to_create, seen = [], []
     for crm_field in custom:
         label = (crm_field.label or crm_field.api_name)[:200]
         definition = _crm_definition(crm_field, system)
@@ -486,7 +508,8 @@ def _data_dictionary_sync(*, system: str, fields: list[CrmField], snapshot: Meta
             )
             continue
         untouched = current.label == source.label and current.definition == source.definition
-        if untouched and (current.label, current.definition) != (label, definition):
+        untouched_changed = untouched and (current.label, current.definition) != (label, definition)
+        if untouched_changed:
             registry_services.datafield_update(
                 data_field=current,
                 by=by or _actor(),
@@ -495,27 +518,46 @@ def _data_dictionary_sync(*, system: str, fields: list[CrmField], snapshot: Meta
                 definition=definition,
             )
             source.label, source.definition = label, definition
+        if (source.crm_label, source.crm_definition) == (label, definition) and not untouched_changed:
+            seen.append(source.pk)  # as the CRM had it: only the snapshot moves on, in bulk below
+            continue
         source.crm_label, source.crm_definition, source.snapshot = label, definition, snapshot
         source.save()
-    for crm_field, label, definition in to_create:
-        data_field = registry_services.datafield_create(
-            by=by,
-            reason=f"From the CRM metadata (snapshot {snapshot.pk})",
-            object_name=crm_field.object[:80],
-            api_name=crm_field.api_name[:120],
-            label=label,
-            definition=definition,
-            source_of_truth=system,
-        )
-        DataFieldSource.objects.create(
-            data_field=data_field,
-            system=system,
-            label=label,
-            definition=definition,
-            crm_label=label,
-            crm_definition=definition,
-            snapshot=snapshot,
-        )
+    _extend_sources(seen, snapshot)
+    created = registry_services.datafields_create_many(
+        by=by,
+        reason=f"From the CRM metadata (snapshot {snapshot.pk})",
+        rows=[
+            {
+                "object_name": crm_field.object[:80],
+                "api_name": crm_field.api_name[:120],
+                "label": label,
+                "definition": definition,
+                "source_of_truth": system,
+            }
+            for crm_field, label, definition in to_create
+        ],
+    )
+    DataFieldSource.objects.bulk_create(
+        [
+            DataFieldSource(
+                data_field=data_field,
+                system=system,
+                label=label,
+                definition=definition,
+                crm_label=label,
+                crm_definition=definition,
+                snapshot=snapshot,
+            )
+            for data_field, (_crm_field, label, definition) in zip(created, to_create, strict=True)
+        ],
+        batch_size=500,
+    )
+
+
+def _extend_sources(pks: list[int], snapshot: MetadataSnapshot) -> None:
+    for start in range(0, len(pks), CHUNK):
+        DataFieldSource.objects.filter(pk__in=pks[start : start + CHUNK]).update(snapshot=snapshot)
 
 
 def _notify(drafts: list[FindingDraft], snapshot: MetadataSnapshot) -> None:
