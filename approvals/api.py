@@ -10,8 +10,9 @@ from rest_framework.generics import get_object_or_404
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from registry.choices import LifecycleStatus
+from registry.choices import LifecycleStatus, Team, WorkflowType
 from registry.models import Automation
+from registry.serializers import PersonField
 from revops_gov.api import token_system
 from revops_gov.roles import GovernOnly
 
@@ -69,6 +70,54 @@ class TransitionApi(APIView):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         services.transition(automation=automation, by=request.user, **data.validated_data)
+        return Response(permit_cached(key)[0])
+
+
+class AdoptApi(APIView):
+    """Adopt an automation found running in the CRM (status discovered): document it and move it
+    to in design (RevOps admins only; an integration token may not)."""
+
+    permission_classes = [GovernOnly]
+
+    class InputSerializer(serializers.Serializer):
+        reason = serializers.CharField(max_length=2000)
+        business_purpose = serializers.CharField(max_length=4000)
+        trigger = serializers.CharField(required=False, allow_blank=True, max_length=2000)
+        rule = serializers.CharField(required=False, allow_blank=True, max_length=4000)
+        record_changed = serializers.CharField(required=False, allow_blank=True, max_length=2000)
+        team = serializers.ChoiceField(choices=Team.choices, required=False)
+        workflow_type = serializers.ChoiceField(choices=WorkflowType.choices, required=False)
+        rule_owner = PersonField(required=True, allow_null=False)
+        failure_owner = PersonField()
+        system_owner = PersonField()
+
+    @extend_schema(summary="Adopt a discovered automation", request=InputSerializer, responses=PermitOutputSerializer)
+    def post(self, request, key):
+        automation = _scoped_automation(request, key)
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        services.discovered_adopt(automation=automation, by=request.user, **data.validated_data)
+        return Response(permit_cached(key)[0])
+
+
+class RetireInCrmApi(APIView):
+    """Record that a discovered automation is retired in the CRM, with the reason (admins only)."""
+
+    permission_classes = [GovernOnly]
+
+    class InputSerializer(serializers.Serializer):
+        reason = serializers.CharField(max_length=2000)
+
+    @extend_schema(
+        summary="Record a discovered automation retired in the CRM",
+        request=InputSerializer,
+        responses=PermitOutputSerializer,
+    )
+    def post(self, request, key):
+        automation = _scoped_automation(request, key)
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        services.discovered_retire(automation=automation, by=request.user, **data.validated_data)
         return Response(permit_cached(key)[0])
 
 

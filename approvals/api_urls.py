@@ -13,5 +13,7 @@ KEY = "automations/<slug:key>/"
 urlpatterns: list = [
     path(f"{KEY}permit/", api.PermitApi.as_view(), name="automation-permit"),
     path(f"{KEY}transition/", api.TransitionApi.as_view(), name="automation-transition"),
+    path(f"{KEY}adopt/", api.AdoptApi.as_view(), name="automation-adopt"),
+    path(f"{KEY}retired-in-crm/", api.RetireInCrmApi.as_view(), name="automation-retire-in-crm"),
     path(f"{KEY}shadow-observations/", api.ShadowObservationsApi.as_view(), name="automation-shadow-observations"),
 ]

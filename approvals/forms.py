@@ -1,5 +1,6 @@
 from django import forms
 
+from registry.choices import Team, WorkflowType
 from revops_gov.concurrency import RevisionFormMixin
 from revops_gov.forms import StyledFormMixin
 from revops_gov.models import User
@@ -40,6 +41,28 @@ class ReviewForm(StyledFormMixin, forms.Form):
 class TransitionForm(StyledFormMixin, forms.Form):
     to = forms.CharField(widget=forms.HiddenInput, max_length=20)
     reason = forms.CharField(required=False, max_length=2000, label="Why", help_text="Kept in the history.")
+
+
+class AdoptForm(StyledFormMixin, forms.Form):
+    """Documenting an automation found running in the CRM, to adopt it (issue 17)."""
+
+    business_purpose = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), max_length=4000, label="Why it exists")
+    trigger = forms.CharField(required=False, max_length=2000, help_text="Filled from the CRM; correct it.")
+    rule = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False, max_length=4000)
+    record_changed = forms.CharField(required=False, max_length=2000, label="Record changed")
+    team = forms.ChoiceField(choices=Team.choices)
+    workflow_type = forms.ChoiceField(choices=WorkflowType.choices, label="Workflow type")
+    rule_owner = forms.ModelChoiceField(User.objects.filter(is_active=True), to_field_name="username")
+    failure_owner = forms.ModelChoiceField(
+        User.objects.filter(is_active=True), to_field_name="username", required=False
+    )
+    reason = forms.CharField(max_length=2000, label="Why adopt it", help_text="Kept in the lifecycle history.")
+
+
+class RetireInCrmForm(StyledFormMixin, forms.Form):
+    reason = forms.CharField(
+        max_length=2000, label="How it was retired in the CRM", help_text="Kept in the lifecycle history."
+    )
 
 
 class TickForm(StyledFormMixin, forms.Form):

@@ -26,6 +26,8 @@ MOVES: dict[str, tuple[str, ...]] = {
     S.LIVE: (S.PAUSED, S.RETIRED),
     S.PAUSED: (S.LIVE, S.IN_DESIGN, S.RETIRED),
     S.RETIRED: (),
+    # Found running in the CRM (discovery): adopted into design, or recorded retired in the CRM.
+    S.DISCOVERED: (S.IN_DESIGN, S.RETIRED),
 }
 NEEDS_REASON = (S.PAUSED, S.RETIRED)
 

@@ -403,6 +403,69 @@ def transition(*, automation: Automation, to: str, by: User | None, reason: str)
     return automation
 
 
+# --- Discovered automations (issue 17): adopt, or record that the CRM retired it ----------------
+# What documenting a discovered automation asks for before it joins the lifecycle.
+ADOPT_FIELDS = (
+    "business_purpose",
+    "rule",
+    "trigger",
+    "record_changed",
+    "team",
+    "workflow_type",
+    *("rule_owner", "failure_owner", "system_owner"),
+)
+
+
+def _discovered(automation: Automation, by: User) -> Automation:
+    if not can_govern(by):
+        raise Forbidden("Only a RevOps admin adopts a discovered automation or records it retired in the CRM.")
+    automation = _lock(automation)
+    if automation.status != LifecycleStatus.DISCOVERED:
+        raise TransitionRefused(
+            f"{automation.name} is {automation.get_status_display().lower()}, not discovered: "
+            "only an automation found in the CRM is adopted or recorded retired there.",
+            {"status": automation.status},
+        )
+    return automation
+
+
+@transaction.atomic
+def discovered_adopt(*, automation: Automation, by: User, reason: str, **documentation) -> Automation:
+    """Document an automation found running in the CRM and start its normal lifecycle: it moves
+    discovered → in design through its gate (a LifecycleMove), and from there needs a packet and
+    approval like any other. It stops counting against the practical standard."""
+    unknown = set(documentation) - set(ADOPT_FIELDS)
+    if unknown:
+        raise TypeError(f"Not documentation: {', '.join(sorted(unknown))}")
+    reason = (reason or "").strip()
+    errors = {}
+    if not reason:
+        errors["reason"] = "Say why it is adopted; the lifecycle history keeps it."
+    if not (documentation.get("business_purpose") or "").strip():
+        errors["business_purpose"] = "Write why it exists: adopting documents it."
+    if not documentation.get("rule_owner"):
+        errors["rule_owner"] = "Name who maintains the rule."
+    if errors:
+        raise ValidationError(errors)
+    automation = _discovered(automation, by)
+    changes = {name: value for name, value in documentation.items() if value not in (None, "")}
+    automation = registry_services.automation_update(
+        automation=automation, by=by, reason=f"Documented on adoption: {reason}", **changes
+    )
+    return transition(automation=automation, to=LifecycleStatus.IN_DESIGN, by=by, reason=f"Adopted: {reason}")
+
+
+@transaction.atomic
+def discovered_retire(*, automation: Automation, by: User, reason: str) -> Automation:
+    """Record that a discovered automation is retired in the CRM (with the reason): discovered →
+    retired, final; it stops counting against the practical standard."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError({"reason": "Say how and why it was retired in the CRM; the history keeps it."})
+    automation = _discovered(automation, by)
+    return transition(automation=automation, to=LifecycleStatus.RETIRED, by=by, reason=f"Retired in the CRM: {reason}")
+
+
 def readiness_items_tickable() -> list[tuple[str, str]]:
     return [(str(i), i.label) for i in gates.MANUAL_ITEMS] + [(str(s), s.label) for s in TrainingStep]
 
@@ -418,4 +481,6 @@ __all__ = [
     "test_case_run",
     "test_case_save",
     "transition",
+    "discovered_adopt",
+    "discovered_retire",
 ]

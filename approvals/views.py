@@ -9,6 +9,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views import View
 
+from discovery import selectors as discovery_selectors
 from registry.models import Automation
 from registry.selectors import automation_get
 from revops_gov.concurrency import StaleWrite, stale_context
@@ -17,7 +18,16 @@ from revops_gov.roles import RoleRequiredMixin, can_decide, can_govern
 
 from . import gates, rules, selectors, services
 from .choices import PacketState
-from .forms import PacketForm, ReviewForm, TestCaseForm, TestRunForm, TickForm, TransitionForm
+from .forms import (
+    AdoptForm,
+    PacketForm,
+    RetireInCrmForm,
+    ReviewForm,
+    TestCaseForm,
+    TestRunForm,
+    TickForm,
+    TransitionForm,
+)
 from .models import ApprovalPacket, TestCase
 
 
@@ -83,6 +93,75 @@ class TransitionView(RoleRequiredMixin, View):
         return redirect(automation)
 
 
+class AdoptView(RoleRequiredMixin, View):
+    """Adopt an automation found running in the CRM: document it, then it moves to in design
+    (admins). Its page offers this, and "retired in the CRM", while it is discovered."""
+
+    required = "govern"
+
+    def get(self, request, key):
+        automation = _automation_or_404(key)
+        initial = {
+            "business_purpose": "",
+            "trigger": automation.trigger,
+            "rule": "",
+            "record_changed": automation.record_changed,
+            "team": automation.team,
+            "workflow_type": automation.workflow_type,
+            "rule_owner": getattr(automation.rule_owner, "username", None),
+            "failure_owner": getattr(automation.failure_owner, "username", None),
+        }
+        return self.render(request, automation, AdoptForm(initial=initial))
+
+    def post(self, request, key):
+        automation = _automation_or_404(key)
+        form = AdoptForm(request.POST)
+        if form.is_valid():
+            data = dict(form.cleaned_data)
+            reason = data.pop("reason")
+            try:
+                automation = services.discovered_adopt(automation=automation, by=request.user, reason=reason, **data)
+            except ValidationError as exc:
+                for name, errors in exc.message_dict.items():
+                    form.add_error(name if name in form.fields else None, errors)
+            except ApplicationError as exc:
+                form.add_error(None, _error_text(exc))
+            else:
+                messages.success(
+                    request, f"{automation.name} is adopted: now {automation.get_status_display().lower()}."
+                )
+                return redirect(automation)
+        return self.render(request, automation, form, status=400)
+
+    def render(self, request, automation, form, status=200):
+        return render(
+            request,
+            "approvals/adopt.html",
+            {"automation": automation, "form": form, "retire_form": RetireInCrmForm()},
+            status=status,
+        )
+
+
+class RetireInCrmView(RoleRequiredMixin, View):
+    required = "govern"
+
+    def post(self, request, key):
+        automation = _automation_or_404(key)
+        form = RetireInCrmForm(request.POST)
+        if not form.is_valid():
+            messages.error(request, "Say how it was retired in the CRM.")
+            return redirect(automation)
+        try:
+            automation = services.discovered_retire(
+                automation=automation, by=request.user, reason=form.cleaned_data["reason"]
+            )
+        except (ApplicationError, ValidationError) as exc:
+            messages.error(request, _error_text(exc))
+        else:
+            messages.success(request, f"{automation.name} is recorded retired in the CRM.")
+        return redirect(automation)
+
+
 class PacketEditView(RoleRequiredMixin, View):
     """Edit the open draft; after submission an edit starts a new version (pending approvals void)."""
 
@@ -142,6 +221,8 @@ class PacketDetailView(RoleRequiredMixin, View):
             "packet": packet,
             "diff": selectors.packet_diff(packet),
             "version_diff": selectors.packet_version_diff(packet),
+            # What the change touches in the CRM (discovery's selectors; discovery never imports approvals).
+            "blast_radius": discovery_selectors.blast_radius_for(automation),
             "reviews": list(packet.reviews.all()),
             "rule": rules.rule_status(packet),
             "refusals": refusals,

@@ -21,6 +21,7 @@ BENCHES = (
     "bench.review",
     "bench.load",
     "bench.proof",
+    "bench.discovery",
 )
 
 

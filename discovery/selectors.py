@@ -11,11 +11,24 @@ import difflib
 from collections import defaultdict, deque
 from dataclasses import dataclass, field
 
-from django.db.models import QuerySet
+from django.db.models import Max, Q, QuerySet
 
-from registry.models import Automation, DataField
+from registry.choices import APPROVED_STATUSES, LifecycleStatus
+from registry.models import Automation, DataField, LifecycleMove
 
-from .models import Change, Finding, MetadataSnapshot, SnapshotAutomation, SnapshotField, SnapshotStatus
+from .models import (
+    Change,
+    Finding,
+    FindingKind,
+    MetadataSnapshot,
+    SnapshotAutomation,
+    SnapshotField,
+    SnapshotStatus,
+)
+
+# The external id forms an import produces: a live registry record with one of these that the
+# CRM does not hold is "missing in the CRM" (other ids are not discovery's to judge).
+KNOWN_PREFIXES = ("Flow:", "ApexTrigger:", "WorkflowRule:", "ValidationRule:", "ApprovalProcess:", "HubSpotFlow:")
 
 
 def snapshots(*, system: str | None = None) -> QuerySet[MetadataSnapshot]:
@@ -256,6 +269,33 @@ def blast_radius_for_field(data_field: DataField, *, system: str) -> BlastRadius
     return blast_radius(automations_in(snapshot), start_field=data_field.qualified_name)
 
 
+def field_blast_radius(data_field: DataField) -> tuple[MetadataSnapshot, BlastRadius] | None:
+    """The field's blast radius in the latest import of its source-of-truth system, else of the
+    first imported system where something reads it (the data field page)."""
+    snapshots = sorted(latest_snapshots(), key=lambda s: s.system != data_field.source_of_truth)
+    for snapshot in snapshots:
+        radius = blast_radius(automations_in(snapshot), start_field=data_field.qualified_name)
+        if radius.automations or snapshot.system == data_field.source_of_truth:
+            return snapshot, radius
+    return None
+
+
+def field_impact_automation_ids(data_fields) -> set[int]:
+    """The registry automations a change of these fields touches in the CRM: the blast radius of
+    each field in every system's latest import, as registry ids (registry.extensions.field_impact,
+    so a change event about a field flags exactly these besides those registered as using it)."""
+    names = [f.qualified_name for f in data_fields]
+    ids: set[int] = set()
+    for snapshot in latest_snapshots() if names else []:
+        rows = list(automations_in(snapshot))
+        reached = {eid for name in names for eid, _hops, _via in blast_radius(rows, start_field=name).automations}
+        if reached:
+            ids |= set(
+                Automation.objects.filter(system=snapshot.system, external_id__in=reached).values_list("pk", flat=True)
+            )
+    return ids
+
+
 def crm_state(automation: Automation) -> dict | None:
     """What the CRM says of a linked automation: its latest version, the snapshot where it last
     changed, the fields it really reads and writes against those registered."""
@@ -269,7 +309,23 @@ def crm_state(automation: Automation) -> dict | None:
         return {"snapshot": snapshot, "version": None}
     registered = {field.qualified_name.lower() for field in automation.data_fields.all()}
     used = sorted(set(version.reads) | set(version.writes))
+    reads = {name.lower() for name in version.reads}
+    writes = {name.lower() for name in version.writes}
+    names = {name.lower(): name for name in used}
+    for data_field in automation.data_fields.all():
+        names.setdefault(data_field.qualified_name.lower(), data_field.qualified_name)
+    comparison = [
+        {
+            "name": names[low],
+            "registered": low in registered,
+            "reads": low in reads,
+            "writes": low in writes,
+            "differs": (low in registered) != (low in reads or low in writes),
+        }
+        for low in sorted(names)
+    ]
     return {
+        "comparison": comparison,
         "snapshot": snapshot,
         "version": version,
         "changed_in": version.first_snapshot_id,
@@ -322,3 +378,226 @@ def link_suggestions(version: SnapshotAutomation, *, limit: int = 5) -> list[tup
             score += 0.5
         scored.append((candidate, round(score, 2)))
     return sorted(scored, key=lambda item: -item[1])[:limit]
+
+
+# --- drift: what the CRM runs against what the registry approved ------------------------------
+# One function per rule; the import reports them on its snapshot (discovery's own Finding rows)
+# and the health monitor "CRM drift" (health.monitors) raises its findings and holds from them.
+
+
+@dataclass(frozen=True)
+class Drift:
+    kind: str  # discovery.models.FindingKind
+    external_id: str
+    automation: Automation
+    message: str
+    evidence: str  # the definition diff, or the facts compared
+    snapshot: MetadataSnapshot
+
+    @property
+    def high_tier(self) -> bool:
+        return self.automation.risk_tier_rank == 3
+
+
+def approved_at(automation_ids) -> dict[int, object]:
+    """When each automation last moved to approved (its packet's approval; registry LifecycleMove)."""
+    rows = (
+        LifecycleMove.objects.filter(automation_id__in=list(automation_ids), to_status=LifecycleStatus.APPROVED)
+        .order_by()
+        .values("automation_id")
+        .annotate(last=Max("created_at"))
+        .values_list("automation_id", "last")
+    )
+    return dict(rows)
+
+
+def approved_version(versions: list[SnapshotAutomation], approved) -> SnapshotAutomation:
+    """The CRM version its approval covered: the one current in the last snapshot taken before
+    the approval, else (approved before any import, or no approval recorded) the first one seen."""
+    before = [v for v in versions if approved is not None and v.first_snapshot.created_at <= approved]
+    return before[-1] if before else versions[0]
+
+
+def drift(snapshot: MetadataSnapshot) -> list[Drift]:
+    """Every drift between the registry and the CRM as the snapshot shows it: changed since
+    approval, active while paused or retired, live but inactive or missing, and collisions with a
+    high-tier automation. A query per rule; the evidence of each is in the row."""
+    current = {v.external_id: v for v in automations_in(snapshot)}
+    records = list(
+        Automation.objects.filter(system=snapshot.system)
+        .filter(Q(external_id__in=list(current)) | Q(status=LifecycleStatus.LIVE))
+        .exclude(external_id="")
+        .select_related("system_owner")
+    )
+    found = [
+        *definition_changed_since_approval(snapshot, current, records),
+        *status_disagreements(snapshot, current, records),
+        *high_tier_collisions(snapshot, current, records),
+    ]
+    return sorted(found, key=lambda d: (d.external_id, d.kind))
+
+
+def definition_changed_since_approval(snapshot, current, records) -> list[Drift]:
+    approved = [r for r in records if r.status in APPROVED_STATUSES and r.external_id in current]
+    if not approved:
+        return []
+    history: dict[str, list[SnapshotAutomation]] = defaultdict(list)
+    for version in (
+        SnapshotAutomation.objects.filter(
+            system=snapshot.system,
+            external_id__in=[r.external_id for r in approved],
+            first_snapshot_id__lte=snapshot.pk,
+        )
+        .select_related("first_snapshot")
+        .order_by("first_snapshot_id")
+    ):
+        history[version.external_id].append(version)
+    when = approved_at(r.pk for r in approved)
+    found = []
+    for record in approved:
+        now = current[record.external_id]
+        base = approved_version(history[record.external_id], when.get(record.pk))
+        if base.content_hash == now.content_hash:
+            continue
+        high = record.risk_tier_rank == 3
+        found.append(
+            Drift(
+                FindingKind.DEFINITION_CHANGED,
+                record.external_id,
+                record,
+                f"{record.external_id} changed in the CRM since it was approved ({record.get_status_display()}): "
+                f"snapshot #{base.first_snapshot_id} → #{now.first_snapshot_id}; "
+                + ("high tier: held until re-approved." if high else "review due."),
+                definition_diff(base.definition, now.definition),
+                snapshot,
+            )
+        )
+    return found
+
+
+def status_disagreements(snapshot, current, records) -> list[Drift]:
+    found = []
+    for record in records:
+        crm = current.get(record.external_id)
+        if crm is not None and crm.active and record.status in (LifecycleStatus.PAUSED, LifecycleStatus.RETIRED):
+            found.append(
+                Drift(
+                    FindingKind.ACTIVE_WHILE_PAUSED,
+                    record.external_id,
+                    record,
+                    f"{record.external_id} is active in the CRM while the registry says "
+                    f"{record.get_status_display().lower()}.",
+                    f"registry status: {record.status}\nCRM (snapshot #{snapshot.pk}): active",
+                    snapshot,
+                )
+            )
+        if record.status == LifecycleStatus.LIVE and (crm is None or not crm.active):
+            if crm is None and not record.external_id.startswith(KNOWN_PREFIXES):
+                continue
+            state = "missing" if crm is None else "inactive"
+            found.append(
+                Drift(
+                    FindingKind.INACTIVE_WHILE_LIVE,
+                    record.external_id,
+                    record,
+                    f"The registry says {record.external_id} is live, but the CRM has it {state}.",
+                    f"registry status: live\nCRM (snapshot #{snapshot.pk}): {state}",
+                    snapshot,
+                )
+            )
+    return found
+
+
+def high_tier_collisions(snapshot, current, records) -> list[Drift]:
+    by_id = {r.external_id: r for r in records if r.external_id in current}
+    found = []
+    for collision in collisions(current.values()):
+        for external_id in (collision.first, collision.second):
+            record = by_id.get(external_id)
+            if record is not None and record.risk_tier_rank == 3:
+                other = collision.second if external_id == collision.first else collision.first
+                found.append(
+                    Drift(
+                        FindingKind.COLLISION,
+                        external_id,
+                        record,
+                        collision.message,
+                        f"{collision.object} {collision.event}: {', '.join(collision.fields)} "
+                        f"({collision.reason}; with {other})",
+                        snapshot,
+                    )
+                )
+    return found
+
+
+@dataclass(frozen=True)
+class FieldBreak:
+    external_id: str
+    changes: tuple[str, ...]  # "Obj.Field: deleted", "Obj.Field: type Text → Number"
+    snapshot: MetadataSnapshot
+
+
+def field_breaks(snapshot: MetadataSnapshot, *, previous: MetadataSnapshot | None = None) -> list[FieldBreak]:
+    """The automations of the snapshot reading or writing a field deleted or changed in type
+    since the previous snapshot of the system (the rule "a field it uses broke")."""
+    previous = previous if previous is not None else previous_snapshot(snapshot)
+    if previous is None:
+        return []
+    broken = {}
+    for name, change, before, after in field_diff(previous, snapshot):
+        if change == Change.REMOVED:
+            broken[name.lower()] = f"{name}: deleted"
+        elif change == Change.CHANGED and before.type != after.type:
+            broken[name.lower()] = f"{name}: type {before.type} → {after.type}"
+    if not broken:
+        return []
+    found = []
+    for version in automations_in(snapshot):
+        hits = sorted({broken[n.lower()] for n in (*version.reads, *version.writes) if n.lower() in broken})
+        if hits:
+            found.append(FieldBreak(version.external_id, tuple(hits), snapshot))
+    return found
+
+
+def latest_snapshots() -> list[MetadataSnapshot]:
+    """Each system's latest finished import."""
+    ids = (
+        MetadataSnapshot.objects.filter(status=SnapshotStatus.DONE)
+        .order_by()
+        .values("system")
+        .annotate(last=Max("pk"))
+        .values_list("last", flat=True)
+    )
+    return list(MetadataSnapshot.objects.filter(pk__in=list(ids)).order_by("system"))
+
+
+def current_drift() -> list[Drift]:
+    """Drift in every system's latest import (for the health monitor)."""
+    return [d for snapshot in latest_snapshots() for d in drift(snapshot)]
+
+
+def recent_field_breaks(*, since) -> list[tuple[int, object, str, str]]:
+    """(registry automation id, when, label, link) for each linked automation a field change
+    broke in a system's latest import taken since `since`: the "broke after a field change"
+    monitor learns of these without a change event."""
+    out = []
+    for snapshot in latest_snapshots():
+        if snapshot.created_at < since:
+            continue
+        breaks = field_breaks(snapshot)
+        ids = dict(
+            Automation.objects.filter(
+                system=snapshot.system, external_id__in=[b.external_id for b in breaks]
+            ).values_list("external_id", "pk")
+        )
+        for item in breaks:
+            if item.external_id in ids:
+                out.append(
+                    (
+                        ids[item.external_id],
+                        snapshot.created_at,
+                        f"field change in the CRM ({'; '.join(item.changes)}, snapshot #{snapshot.pk})",
+                        snapshot.get_absolute_url(),
+                    )
+                )
+    return out

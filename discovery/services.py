@@ -15,7 +15,7 @@ from django.conf import settings
 from django.db import transaction
 
 from registry import services as registry_services
-from registry.choices import APPROVED_STATUSES, LifecycleStatus, Team, WorkflowType
+from registry.choices import Team, WorkflowType
 from registry.models import Automation, DataField
 from revops_gov.choices import System
 from revops_gov.models import User
@@ -34,8 +34,6 @@ from .models import (
 )
 from .parsers import CrmAutomation, CrmField, Limits, MetadataError, ParsedMetadata, parse_metadata
 
-KNOWN_PREFIXES = ("Flow:", "ApexTrigger:", "WorkflowRule:", "ValidationRule:", "ApprovalProcess:", "HubSpotFlow:")
-HOLD_SOURCE = "discovery:definition-changed"
 CHUNK = 2000
 logger = logging.getLogger(__name__)
 
@@ -241,7 +239,6 @@ def _store(
         )
     _extend(SnapshotAutomation, extend, snapshot)
     SnapshotAutomation.objects.bulk_create(created, batch_size=500)
-    new_versions = {row.external_id: row for row in created}
     removed = {external_id: row for external_id, row in old.items() if external_id not in changes}
 
     # Fields likewise.
@@ -267,25 +264,24 @@ def _store(
         )
     }
     owner = _system_owner(system)
-    for automation in parsed.automations:
-        if automation.active and automation.external_id not in linked:
-            record = _discovered_create(automation, system=system, snapshot=snapshot, by=by, owner=owner)
-            linked[automation.external_id] = record
-            result.findings.append(_undocumented_draft(automation.external_id, record, owner))
+    undocumented = [a for a in parsed.automations if a.active and a.external_id not in linked]
+    for record in _discovered_create(undocumented, system=system, snapshot=snapshot, by=by, owner=owner):
+        linked[record.external_id] = record
+        result.findings.append(_undocumented_draft(record.external_id, record, owner))
 
-    parsed_by_id = {a.external_id: a for a in parsed.automations}
-    result.findings += _drift_findings(
+    # Drift, broken fields and collisions: the rules live in discovery.selectors; the import
+    # reports each once on the snapshot where it first shows, and the health monitor "CRM drift"
+    # raises findings and holds from the same functions (so none of them lives here).
+    result.findings += _report_once(
         system=system,
-        snapshot=snapshot,
-        parsed=parsed_by_id,
-        old=old,
-        new_versions=new_versions,
-        changes=changes,
-        linked=linked,
-        by=by,
+        drafts=[
+            *(
+                FindingDraft(d.kind, d.external_id, d.message, d.evidence, d.automation, d.automation.system_owner)
+                for d in selectors.drift(snapshot)
+            ),
+            *_field_drafts(selectors.field_breaks(snapshot, previous=previous), linked),
+        ],
     )
-    result.findings += _field_findings(parsed=parsed, old_fields=old_fields, old=old, linked=linked)
-    result.findings += _collision_findings(parsed=parsed, changes=changes, linked=linked)
     _data_dictionary_sync(system=system, fields=parsed.fields, snapshot=snapshot, by=by)
 
     Finding.objects.bulk_create(
@@ -363,14 +359,29 @@ def _system_owner(system: str) -> User | None:
 # --- undocumented automations ------------------------------------------------------------------
 
 
-def discovered_key(external_id: str, system: str) -> str:
-    base = re.sub(r"[^a-z0-9]+", "-", f"{system} {external_id}".lower()).strip("-") or system
-    if len(base) > 90:
-        base = base[:80].strip("-") + "-" + hashlib.sha1(external_id.encode()).hexdigest()[:8]
-    key, n = base, 2
-    while Automation.objects.filter(key=key).exists():
-        key, n = f"{base}-{n}", n + 1
-    return key
+UNDOCUMENTED_PURPOSE = "Found running in the CRM by a metadata import; nobody has documented why it exists yet."
+
+
+def discovered_keys(external_ids: list[str], system: str) -> dict[str, str]:
+    """A free registry key for each external id (one read of the keys already taken)."""
+    bases = {}
+    for external_id in external_ids:
+        base = re.sub(r"[^a-z0-9]+", "-", f"{system} {external_id}".lower()).strip("-") or system
+        if len(base) > 90:
+            base = base[:80].strip("-") + "-" + hashlib.sha1(external_id.encode()).hexdigest()[:8]
+        bases[external_id] = base
+    wanted = set(bases.values())
+    taken = set(Automation.objects.filter(key__in=wanted).values_list("key", flat=True))
+    for base in {b for b in wanted if b in taken}:
+        taken |= set(Automation.objects.filter(key__startswith=f"{base}-").values_list("key", flat=True))
+    keys = {}
+    for external_id, base in bases.items():
+        key, n = base, 2
+        while key in taken:
+            key, n = f"{base}-{n}", n + 1
+        taken.add(key)
+        keys[external_id] = key
+    return keys
 
 
 def _trigger_text(automation: CrmAutomation) -> str:
@@ -382,24 +393,32 @@ def _trigger_text(automation: CrmAutomation) -> str:
 
 
 def _discovered_create(
-    automation: CrmAutomation, *, system: str, snapshot: MetadataSnapshot, by: User | None, owner: User | None
-) -> Automation:
-    writes = ", ".join(automation.writes) or "nothing found"
-    return registry_services.automation_create(
+    automations: list[CrmAutomation], *, system: str, snapshot: MetadataSnapshot, by: User | None, owner: User | None
+) -> list[Automation]:
+    """The active CRM automations with no registry record enter it as discovered, in one batch."""
+    if not automations:
+        return []
+    keys = discovered_keys([a.external_id for a in automations], system)
+    rows = [
+        {
+            "key": keys[automation.external_id],
+            "name": automation.name[:200],
+            "business_purpose": UNDOCUMENTED_PURPOSE,
+            "workflow_type": WorkflowType.OTHER,
+            "team": Team.REVOPS,
+            "system": system,
+            "external_id": automation.external_id[:200],
+            "trigger": _trigger_text(automation),
+            "rule": f"Not documented. In the CRM it reads {', '.join(automation.reads) or 'no fields found'}.",
+            "record_changed": f"Writes {', '.join(automation.writes) or 'nothing found'}.",
+            "system_owner": owner,
+        }
+        for automation in automations
+    ]
+    return registry_services.automations_discovered_create(
         by=by,
         reason=f"Discovered running in the CRM by metadata import (snapshot {snapshot.pk}); never approved",
-        key=discovered_key(automation.external_id, system),
-        name=automation.name[:200],
-        business_purpose="Found running in the CRM by a metadata import; nobody has documented why it exists yet.",
-        workflow_type=WorkflowType.OTHER,
-        team=Team.REVOPS,
-        system=system,
-        external_id=automation.external_id[:200],
-        trigger=_trigger_text(automation),
-        rule=f"Not documented. In the CRM it reads {', '.join(automation.reads) or 'no fields found'}.",
-        record_changed=f"Writes {writes}.",
-        status=LifecycleStatus.DISCOVERED,
-        system_owner=owner,
+        rows=rows,
     )
 
 
@@ -417,138 +436,37 @@ def _undocumented_draft(external_id: str, record: Automation | None, owner: User
 # --- drift -------------------------------------------------------------------------------------
 
 
-def _drift_findings(*, system, snapshot, parsed, old, new_versions, changes, linked, by) -> list[FindingDraft]:
-    drafts: list[FindingDraft] = []
-    for external_id, record in sorted(linked.items()):
-        status = record.status
-        crm = parsed.get(external_id)
-        if crm is not None and changes.get(external_id) == Change.CHANGED and status in APPROVED_STATUSES:
-            before = old[external_id]
-            evidence = selectors.definition_diff(before.definition, new_versions[external_id].definition)
-            high = record.risk_tier_rank == 3
-            if high:
-                registry_services.hold_place(
-                    automation=record,
-                    source=HOLD_SOURCE,
-                    reason=(
-                        f"Its definition in the CRM changed in metadata snapshot {snapshot.pk} after it was approved: "
-                        "re-approve the change or restore the approved definition."
-                    ),
-                    by=by or _actor(),
-                )
-            drafts.append(
-                FindingDraft(
-                    kind=FindingKind.DEFINITION_CHANGED,
-                    external_id=external_id,
-                    automation=record,
-                    recipient=record.system_owner,
-                    evidence=evidence,
-                    message=(
-                        f"{external_id} changed in the CRM since it was approved ({record.get_status_display()}); "
-                        + ("high tier: held until re-approved." if high else "review due.")
-                    ),
-                )
+def _field_drafts(breaks, linked) -> list[FindingDraft]:
+    drafts = []
+    for item in breaks:
+        record = linked.get(item.external_id)
+        drafts.append(
+            FindingDraft(
+                kind=FindingKind.FIELD_CHANGED,
+                external_id=item.external_id,
+                automation=record,
+                recipient=record.system_owner if record else None,
+                evidence="\n".join(item.changes),
+                message=f"{item.external_id} uses a field deleted or changed in type: {'; '.join(item.changes)}.",
             )
-        if crm is not None and crm.active and status in (LifecycleStatus.PAUSED, LifecycleStatus.RETIRED):
-            drafts.append(
-                FindingDraft(
-                    kind=FindingKind.ACTIVE_WHILE_PAUSED,
-                    external_id=external_id,
-                    automation=record,
-                    recipient=record.system_owner,
-                    evidence=f"registry status: {status}\nCRM: active",
-                    message=f"{external_id} is active in the CRM while the registry says "
-                    f"{record.get_status_display().lower()}.",
-                )
-            )
-        if status == LifecycleStatus.LIVE and (crm is None or not crm.active):
-            state = "missing from the import" if crm is None else "inactive"
-            drafts.append(
-                FindingDraft(
-                    kind=FindingKind.INACTIVE_WHILE_LIVE,
-                    external_id=external_id,
-                    automation=record,
-                    recipient=record.system_owner,
-                    evidence=f"registry status: live\nCRM: {state}",
-                    message=f"The registry says {external_id} is live, but the CRM has it {state}.",
-                )
-            )
-    # Live records the CRM never mentions (a known external id form, not in this import).
-    for record in Automation.objects.filter(system=system, status=LifecycleStatus.LIVE).exclude(
-        external_id__in=list(linked)
-    ):
-        if record.external_id.startswith(KNOWN_PREFIXES):
-            drafts.append(
-                FindingDraft(
-                    kind=FindingKind.INACTIVE_WHILE_LIVE,
-                    external_id=record.external_id,
-                    automation=record,
-                    recipient=record.system_owner,
-                    evidence="registry status: live\nCRM: missing from the import",
-                    message=f"The registry says {record.external_id} is live, but the CRM has it missing.",
-                )
-            )
+        )
     return drafts
+
+
+def _report_once(*, system: str, drafts: list[FindingDraft]) -> list[FindingDraft]:
+    """The drafts no earlier snapshot of the system reported already (a re-import adds no rows)."""
+    seen = set(
+        Finding.objects.filter(snapshot__system=system, kind__in={d.kind for d in drafts}).values_list(
+            "kind", "external_id", "message"
+        )
+    )
+    return [d for d in drafts if (d.kind, d.external_id[:300], d.message) not in seen]
 
 
 def _actor() -> User:
     from revops_gov.services import system_user
 
     return system_user()
-
-
-def _field_findings(*, parsed: ParsedMetadata, old_fields, old, linked) -> list[FindingDraft]:
-    if not old_fields:
-        return []
-    new_fields = {f.name: f for f in parsed.fields}
-    broken: dict[str, str] = {}
-    for name, before in old_fields.items():
-        after = new_fields.get(name)
-        if after is None:
-            broken[name.lower()] = f"{name}: deleted"
-        elif after.type != before.type:
-            broken[name.lower()] = f"{name}: type {before.type} → {after.type}"
-    if not broken:
-        return []
-    drafts = []
-    for automation in parsed.automations:
-        hits = sorted({broken[n.lower()] for n in (*automation.reads, *automation.writes) if n.lower() in broken})
-        if hits:
-            record = linked.get(automation.external_id)
-            drafts.append(
-                FindingDraft(
-                    kind=FindingKind.FIELD_CHANGED,
-                    external_id=automation.external_id,
-                    automation=record,
-                    recipient=record.system_owner if record else None,
-                    evidence="\n".join(hits),
-                    message=f"{automation.external_id} uses a field deleted or changed in type: {'; '.join(hits)}.",
-                )
-            )
-    return drafts
-
-
-def _collision_findings(*, parsed: ParsedMetadata, changes, linked) -> list[FindingDraft]:
-    drafts = []
-    for collision in selectors.collisions(parsed.automations):
-        pair = (collision.first, collision.second)
-        if not any(changes.get(external_id) in (Change.NEW, Change.CHANGED) for external_id in pair):
-            continue  # said already when one of them last changed
-        records = [linked.get(external_id) for external_id in pair]
-        if not any(record is not None and record.risk_tier_rank == 3 for record in records):
-            continue
-        record = next(r for r in records if r is not None and r.risk_tier_rank == 3)
-        drafts.append(
-            FindingDraft(
-                kind=FindingKind.COLLISION,
-                external_id=collision.first,
-                automation=record,
-                recipient=record.system_owner,
-                evidence=f"{collision.object} {collision.event}: {', '.join(collision.fields)}",
-                message=collision.message,
-            )
-        )
-    return drafts
 
 
 # --- data dictionary -------------------------------------------------------------------------
@@ -575,7 +493,7 @@ def _data_dictionary_sync(*, system: str, fields: list[CrmField], snapshot: Meta
         (d.object_name.lower(), d.api_name.lower()): d
         for d in DataField.objects.filter(object_name__in={f.object for f in custom}).select_related("metadata_source")
     }
-    to_create = []
+    to_create, seen = [], []
     for crm_field in custom:
         label = (crm_field.label or crm_field.api_name)[:200]
         definition = _crm_definition(crm_field, system)
@@ -590,7 +508,8 @@ def _data_dictionary_sync(*, system: str, fields: list[CrmField], snapshot: Meta
             )
             continue
         untouched = current.label == source.label and current.definition == source.definition
-        if untouched and (current.label, current.definition) != (label, definition):
+        untouched_changed = untouched and (current.label, current.definition) != (label, definition)
+        if untouched_changed:
             registry_services.datafield_update(
                 data_field=current,
                 by=by or _actor(),
@@ -599,27 +518,46 @@ def _data_dictionary_sync(*, system: str, fields: list[CrmField], snapshot: Meta
                 definition=definition,
             )
             source.label, source.definition = label, definition
+        if (source.crm_label, source.crm_definition) == (label, definition) and not untouched_changed:
+            seen.append(source.pk)  # as the CRM had it: only the snapshot moves on, in bulk below
+            continue
         source.crm_label, source.crm_definition, source.snapshot = label, definition, snapshot
         source.save()
-    for crm_field, label, definition in to_create:
-        data_field = registry_services.datafield_create(
-            by=by,
-            reason=f"From the CRM metadata (snapshot {snapshot.pk})",
-            object_name=crm_field.object[:80],
-            api_name=crm_field.api_name[:120],
-            label=label,
-            definition=definition,
-            source_of_truth=system,
-        )
-        DataFieldSource.objects.create(
-            data_field=data_field,
-            system=system,
-            label=label,
-            definition=definition,
-            crm_label=label,
-            crm_definition=definition,
-            snapshot=snapshot,
-        )
+    _extend_sources(seen, snapshot)
+    created = registry_services.datafields_create_many(
+        by=by,
+        reason=f"From the CRM metadata (snapshot {snapshot.pk})",
+        rows=[
+            {
+                "object_name": crm_field.object[:80],
+                "api_name": crm_field.api_name[:120],
+                "label": label,
+                "definition": definition,
+                "source_of_truth": system,
+            }
+            for crm_field, label, definition in to_create
+        ],
+    )
+    DataFieldSource.objects.bulk_create(
+        [
+            DataFieldSource(
+                data_field=data_field,
+                system=system,
+                label=label,
+                definition=definition,
+                crm_label=label,
+                crm_definition=definition,
+                snapshot=snapshot,
+            )
+            for data_field, (_crm_field, label, definition) in zip(created, to_create, strict=True)
+        ],
+        batch_size=500,
+    )
+
+
+def _extend_sources(pks: list[int], snapshot: MetadataSnapshot) -> None:
+    for start in range(0, len(pks), CHUNK):
+        DataFieldSource.objects.filter(pk__in=pks[start : start + CHUNK]).update(snapshot=snapshot)
 
 
 def _notify(drafts: list[FindingDraft], snapshot: MetadataSnapshot) -> None:

@@ -7,7 +7,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views import View
 
 from registry.models import Automation
-from revops_gov.roles import RoleRequiredMixin
+from revops_gov.roles import RoleRequiredMixin, can_govern
 
 from . import selectors, services
 from .forms import CompareForm, LinkForm, UploadForm
@@ -16,14 +16,34 @@ from .parsers import MetadataError
 
 
 def automation_panel_context(request, automation):
-    """The automation page's "in the CRM" panel: state, real reads and writes, blast radius."""
+    """The automation page's "in the CRM" panel: state, real reads and writes against the
+    registered data fields, blast radius. Registered in DiscoveryConfig.ready() as a panel of
+    registry.extensions, so the registry renders it without importing discovery; everyone who
+    may read the automation sees it, the links to snapshots only those who may open them."""
     state = selectors.crm_state(automation)
     radius = selectors.blast_radius_for(automation) if state and state.get("version") else None
     return {
         "automation": automation,
         "state": state,
         "radius": radius,
+        "may_open_snapshots": can_govern(request.user),
         "findings": list(selectors.findings(automation=automation)[:5]),
+    }
+
+
+def datafield_panel_context(request, data_field):
+    """The data field page's blast radius: what reads the field in the CRM, then what reads what
+    those write (registered as a panel of registry.extensions)."""
+    found = selectors.field_blast_radius(data_field)
+    if found is None:
+        return {"field": data_field, "snapshot": None, "radius": None, "keys": {}}
+    snapshot, radius = found
+    keys = selectors.registry_keys(system=snapshot.system, external_ids=[eid for eid, _h, _v in radius.automations])
+    return {
+        "field": data_field,
+        "snapshot": snapshot,
+        "radius": radius,
+        "rows": [(eid, hops, via, keys.get(eid)) for eid, hops, via in radius.automations],
     }
 
 

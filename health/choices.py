@@ -44,6 +44,11 @@ class FindingKind(models.TextChoices):
     REPORTING_SIDE_EFFECTS = "reporting_side_effects", "Reporting side effects"
     FAILURE_RATE_UP = "failure_rate_up", "Failure rate up"
     TIMED_OUT = "timed_out", "Runs timed out"
+    # Raised from what a CRM metadata import found (discovery.selectors.drift).
+    CRM_CHANGED = "crm_changed", "Changed in the CRM since approval"
+    CRM_ACTIVE_WHILE_PAUSED = "crm_active_while_paused", "Active in the CRM, paused or retired here"
+    CRM_INACTIVE_WHILE_LIVE = "crm_inactive_while_live", "Live here, inactive or missing in the CRM"
+    CRM_COLLISION = "crm_collision", "Collides with another automation in the CRM"
 
 
 class Severity(models.TextChoices):

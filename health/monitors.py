@@ -14,6 +14,8 @@ from django.db.models.expressions import RowRange
 from django.utils import timezone
 
 from approvals import selectors as approvals_selectors
+from discovery import selectors as discovery_selectors
+from discovery.models import FindingKind as DriftKind
 from registry.choices import LifecycleStatus, ScheduleKind
 from registry.models import Automation, ChangeEvent, Hold
 
@@ -56,6 +58,7 @@ class Context:
     held: frozenset = frozenset()  # ids with an open hold (of any source): not expected to run
     # id -> [(starts, ends)] of its planned hold windows (not cancelled), by start
     hold_windows: dict = field(default_factory=dict)
+    memo: dict = field(default_factory=dict)  # reads shared by several monitors in one pass
 
     def threshold(self, automation_id: int, name: str):
         return self.automations[automation_id]["thresholds"][name]
@@ -440,6 +443,10 @@ def broke_after_change(ctx: Context) -> tuple[set[int], list[Hit]]:
         "automation_id", "datafield__changed_at", "datafield__object_name", "datafield__api_name", "datafield_id"
     ):
         keep(aid, changed_at, f"field change {obj}.{api}", f"/data-fields/{pk}/")
+    # A field deleted or changed in type in the CRM, as the latest metadata import shows it
+    # (discovery): learnt without a change event (issue 17).
+    for aid, when, label, link in discovery_selectors.recent_field_breaks(since=since):
+        keep(aid, when, label, link)
     if not changes:
         return set(ctx.automations), []
     earliest = min(when for when, _, _ in changes.values())
@@ -586,6 +593,65 @@ def one_failure_finding(hits: list[Hit], checked: dict[str, set[int]]) -> list[H
     return [by_key[(h.automation_id, h.kind)] for h in hits if (h.automation_id, h.kind) not in drop]
 
 
+# --- CRM drift: what a metadata import found (discovery's rules, health's findings and holds) ---
+DRIFT_KINDS = {
+    DriftKind.DEFINITION_CHANGED: FindingKind.CRM_CHANGED,
+    DriftKind.ACTIVE_WHILE_PAUSED: FindingKind.CRM_ACTIVE_WHILE_PAUSED,
+    DriftKind.INACTIVE_WHILE_LIVE: FindingKind.CRM_INACTIVE_WHILE_LIVE,
+    DriftKind.COLLISION: FindingKind.CRM_COLLISION,
+}
+
+
+def _drift(ctx: Context) -> tuple[set[int], dict[str, list[Hit]]]:
+    """discovery.selectors.current_drift() once per pass, as hits by kind: an automation's
+    several drifts of one kind (collisions with two others) are one finding. Looks at every
+    registry automation linked to a CRM automation of a system that has been imported, whatever
+    its status (a paused one active in the CRM is the point)."""
+    if "drift" in ctx.memo:
+        return ctx.memo["drift"]
+    snapshots = discovery_selectors.latest_snapshots()
+    checked = set(
+        Automation.objects.filter(system__in=[s.system for s in snapshots])
+        .exclude(external_id="")
+        .values_list("pk", flat=True)
+    )
+    grouped: dict[tuple[int, str], list] = {}
+    for item in discovery_selectors.current_drift():
+        grouped.setdefault((item.automation.pk, DRIFT_KINDS[item.kind]), []).append(item)
+    hits: dict[str, list[Hit]] = {kind: [] for kind in DRIFT_KINDS.values()}
+    for (aid, kind), items in sorted(grouped.items()):
+        first = items[0]
+        severity = ""
+        if kind == FindingKind.CRM_CHANGED:
+            severity = "high" if first.high_tier else "medium"
+        hits[kind].append(
+            Hit(
+                aid,
+                kind,
+                " ".join(item.message for item in items),
+                {
+                    "external_id": first.external_id,
+                    "snapshot": first.snapshot.pk,
+                    "evidence": [item.evidence for item in items],
+                },
+                severity=severity,
+                links=({"label": f"Metadata snapshot #{first.snapshot.pk}", "url": first.snapshot.get_absolute_url()},),
+            )
+        )
+    ctx.memo["drift"] = (checked, hits)
+    return ctx.memo["drift"]
+
+
+def _drift_monitor(kind: str):
+    def monitor(ctx: Context) -> tuple[set[int], list[Hit]]:
+        checked, hits = _drift(ctx)
+        return checked, hits[kind]
+
+    monitor.__name__ = monitor.__qualname__ = kind
+    monitor.__doc__ = f"“{FindingKind(kind).label}”, from discovery.selectors.drift()."
+    return monitor
+
+
 MONITORS = {
     FindingKind.DID_NOT_RUN: did_not_run,
     FindingKind.RAN_TWICE: ran_twice,
@@ -597,6 +663,7 @@ MONITORS = {
     FindingKind.BROKE_AFTER_CHANGE: broke_after_change,
     FindingKind.REPORTING_SIDE_EFFECTS: reporting_side_effects,
     FindingKind.FAILURE_RATE_UP: failure_rate_up,
+    **{kind: _drift_monitor(kind) for kind in DRIFT_KINDS.values()},
 }
 
 
@@ -638,4 +705,9 @@ def monitors_run(*, now: datetime | None = None) -> dict:
     owners = {
         aid: a["failure_owner_id"] or a["system_owner_id"] or a["rule_owner_id"] for aid, a in automations.items()
     }
+    others = {hit.automation_id for hit in hits} - set(owners)  # CRM drift of approved/paused ones
+    for aid, failure, system, rule in Automation.objects.filter(pk__in=others).values_list(
+        "pk", "failure_owner_id", "system_owner_id", "rule_owner_id"
+    ):
+        owners[aid] = failure or system or rule
     return services.findings_sync(hits=hits, checked=checked, owners=owners, now=now)

@@ -558,6 +558,10 @@ SEVERITY = {
     FindingKind.BROKE_AFTER_CHANGE: Severity.HIGH,
     FindingKind.REPORTING_SIDE_EFFECTS: Severity.HIGH,
     FindingKind.FAILURE_RATE_UP: Severity.HIGH,
+    FindingKind.CRM_CHANGED: Severity.MEDIUM,  # high for a high-tier automation (the monitor says)
+    FindingKind.CRM_ACTIVE_WHILE_PAUSED: Severity.HIGH,
+    FindingKind.CRM_INACTIVE_WHILE_LIVE: Severity.MEDIUM,
+    FindingKind.CRM_COLLISION: Severity.HIGH,
 }
 EXPECTED_ACTION = {
     FindingKind.DID_NOT_RUN: ("Check the trigger and the CRM's scheduler; run it by hand if records are waiting.", 1),
@@ -588,6 +592,23 @@ EXPECTED_ACTION = {
         2,
     ),
     FindingKind.FAILURE_RATE_UP: ("Read the recent errors and fix the cause before users work around it.", 3),
+    FindingKind.CRM_CHANGED: (
+        "Review the change made in the CRM (the diff is the evidence): re-approve it through a new packet, "
+        "or restore the approved definition.",
+        3,
+    ),
+    FindingKind.CRM_ACTIVE_WHILE_PAUSED: (
+        "Deactivate it in the CRM, or resume it here through its lifecycle if it should run.",
+        1,
+    ),
+    FindingKind.CRM_INACTIVE_WHILE_LIVE: (
+        "Find out who turned it off in the CRM; pause or retire it here, or reactivate it there.",
+        2,
+    ),
+    FindingKind.CRM_COLLISION: (
+        "Decide which automation owns the field on this event; change or sequence the other.",
+        3,
+    ),
 }
 
 

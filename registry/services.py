@@ -7,12 +7,14 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 from django.utils.text import slugify
+from simple_history.utils import bulk_create_with_history
 
 from revops_gov.concurrency import check_fresh
 from revops_gov.errors import ApplicationError
 from revops_gov.models import User
 
 from .choices import APPROVED_STATUSES, TIER_RANK, LifecycleStatus, OwnerRole, RiskTier
+from .extensions import field_impact
 from .models import (
     AUTOMATION_HISTORY,
     CHANGE_EVENT_HISTORY,
@@ -337,6 +339,44 @@ def datafield_create(*, by: User | None, reason: str = "Added to the data dictio
 
 
 @transaction.atomic
+def datafields_create_many(*, by: User | None, reason: str, rows: list[dict]) -> list[DataField]:
+    """Many new data-dictionary entries at once (a metadata import's custom fields): each checked
+    like one (full_clean, less the uniqueness query the caller has answered for all of them in
+    one read), inserted in batches with one history row each. New entries have no automations, so
+    no card goes stale."""
+    fields = []
+    for values in rows:
+        _check_unknown(values, DATAFIELD_FIELDS)
+        data_field = DataField(**values)
+        data_field.full_clean(validate_unique=False, validate_constraints=False)
+        fields.append(data_field)
+    return bulk_create_with_history(
+        fields,
+        DataField,
+        batch_size=500,
+        default_user=by,
+        default_change_reason=reason or "Added to the data dictionary",
+    )
+
+
+@transaction.atomic
+def automations_discovered_create(*, by: User | None, reason: str, rows: list[dict]) -> list[Automation]:
+    """Many automations found running in the CRM at once (a metadata import): born discovered,
+    each checked like automation_create does (full_clean, less the uniqueness query: the caller
+    picked free keys in one read), inserted in batches with one "created" history row each."""
+    automations = []
+    for values in rows:
+        _check_unknown(values, (*EDITABLE_FIELDS, *CREATE_ONLY_FIELDS))
+        automation = Automation(**{**values, "status": LifecycleStatus.DISCOVERED})
+        _check_tier_override(automation, explicit=True)
+        automation.full_clean(validate_unique=False, validate_constraints=False)
+        automations.append(automation)
+    return bulk_create_with_history(
+        automations, Automation, batch_size=500, default_user=by, default_change_reason=reason
+    )
+
+
+@transaction.atomic
 def datafield_update(
     *, data_field: DataField, by: User, reason: str, expected_revision: str | None = None, **changes
 ) -> DataField:
@@ -372,12 +412,16 @@ def change_event_record(
     data_fields: Iterable[DataField] = (),
     description: str = "",
 ) -> ChangeEvent:
-    """Record a business change. It affects the automations named and every automation that uses
-    a changed field; each becomes due for review."""
+    """Record a business change. It affects the automations named, every automation that uses a
+    changed field, and those in the fields' blast radius in the CRM (registry.extensions
+    .field_impact: what reads the field, then what reads what those write); each becomes due
+    for review."""
     data_fields = list(data_fields)
     affected = {a.pk for a in automations}
     if data_fields:
         affected |= set(Automation.objects.filter(data_fields__in=data_fields).values_list("pk", flat=True))
+        # and what reads what the field feeds, in the CRM (registered by discovery: the blast radius)
+        affected |= field_impact(data_fields)
     if not affected:
         raise ValidationError(
             {"automations": "Name the automations this change affects, or the data fields it changed."}

@@ -14,7 +14,7 @@ from revops_gov.roles import RoleRequiredMixin, can_govern
 
 from . import csv_io, selectors, services
 from .choices import OwnerRole
-from .extensions import render_panels
+from .extensions import render_datafield_panels, render_panels
 from .filters import AutomationFilter, ChangeEventFilter, DataFieldFilter
 from .forms import (
     AutomationForm,
@@ -362,7 +362,12 @@ class DataFieldDetailView(RoleRequiredMixin, View):
         return render(
             request,
             "registry/datafield_detail.html",
-            {"field": data_field, "automations": automations, "versions": history_versions(data_field, limit=30)},
+            {
+                "field": data_field,
+                "automations": automations,
+                "versions": history_versions(data_field, limit=30),
+                "panels": render_datafield_panels(request, data_field),
+            },
         )
 
 

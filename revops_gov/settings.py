@@ -536,7 +536,14 @@ REVOPS |= {
     # Kinds whose high-severity open finding places a registry hold (the permit check then blocks).
     "HEALTH_HOLD_KINDS": env.list(
         "REVOPS_HEALTH_HOLD_KINDS",
-        default=["ran_twice", "broke_after_change", "reporting_side_effects", "failure_rate_up", "wrong_owner"],
+        default=[
+            "ran_twice",
+            "broke_after_change",
+            "reporting_side_effects",
+            "failure_rate_up",
+            "wrong_owner",
+            "crm_changed",  # a high-tier automation changed in the CRM since its approval (issue 17)
+        ],
     ),
     # Failure findings are incidents (issue 16 §1): open → acknowledged → fixed → verified → closed;
     # evidence leaving the window never closes one. A finding that placed a hold is one too.

@@ -208,6 +208,12 @@ def _backlog_tile() -> Tile:
 def _attention(*, now: datetime, running: dict, user=None) -> list[Tile]:
     return [
         Tile("Reviews overdue", running["review_due"], _automations_url("review_due"), "warning"),
+        Tile(
+            "Running in the CRM unapproved",
+            running["status_discovered"],
+            _automations_url("status_discovered"),
+            "danger",
+        ),
         *_decision_tiles(now=now, user=user),
         _packet_tile(user=user),
         _backlog_tile(),
@@ -277,6 +283,16 @@ def program_maturity(facts: dict) -> Maturity:
             (
                 f"{_plural(facts['live_review_due'], 'live automation is', 'live automations are')} due for review.",
                 _automations_url("live_review_due"),
+            )
+        )
+    if facts["status_discovered"]:
+        # Found running in the CRM with no record or approval (discovery): against the practical
+        # standard until adopted or recorded retired in the CRM (approvals.services.discovered_*).
+        governed.reasons.append(
+            (
+                f"{_plural(facts['status_discovered'], 'automation runs', 'automations run')} in the CRM without a "
+                "registry record or approval (discovered): adopt or record retired in the CRM.",
+                _automations_url("status_discovered"),
             )
         )
     if not facts["live"]:

@@ -14,6 +14,7 @@ STATUS_CLASSES = {
     LifecycleStatus.LIVE: "text-bg-success",
     LifecycleStatus.PAUSED: "text-bg-warning",
     LifecycleStatus.RETIRED: "text-bg-dark",
+    LifecycleStatus.DISCOVERED: "text-bg-danger",  # running in the CRM, never approved
 }
 
 

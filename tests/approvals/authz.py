@@ -30,11 +30,27 @@ RULES = {
     "approvals:testcase-save": ("post", {**POST_GOVERN, "admin": 400}),
     "approvals:testcase-edit": ("post", {**POST_GOVERN, "admin": 400}),
     "approvals:testcase-run": ("post", {**POST_GOVERN, "admin": 400}),
+    # Adopting a discovered automation (issue 17): admins only; an empty post is the form's 400.
+    "approvals:adopt": ("get", PAGE_GOVERN),
+    "approvals:retire-in-crm": ("post", POST_GOVERN),
+    "api:automation-adopt": ("get", NOT_ALLOWED_GOVERN),
+    "api:automation-retire-in-crm": ("get", NOT_ALLOWED_GOVERN),
     "api:automation-permit": ("get", API_SCOPED),
     "api:automation-transition": ("get", NOT_ALLOWED_GOVERN),
     "api:automation-shadow-observations": ("get", NOT_ALLOWED_WRITE),
 }
+ADMIN_ONLY_WRITE = {
+    "anonymous": 401,
+    "outsider": 403,
+    "viewer": 403,
+    "manager": 403,
+    "admin": 400,
+    "integration": 403,
+    "other_integration": 403,
+}
 API_WRITES = {
+    "api:automation-adopt": ("post", ADMIN_ONLY_WRITE),
+    "api:automation-retire-in-crm": ("post", ADMIN_ONLY_WRITE),
     "api:automation-transition": (
         "post",
         {
@@ -88,4 +104,8 @@ def world_kwargs(world) -> dict:
         "api:automation-permit": key,
         "api:automation-transition": key,
         "api:automation-shadow-observations": key,
+        "approvals:adopt": key,
+        "approvals:retire-in-crm": key,
+        "api:automation-adopt": key,
+        "api:automation-retire-in-crm": key,
     }

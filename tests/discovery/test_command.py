@@ -102,7 +102,9 @@ def test_active_automation_without_a_record_enters_the_registry_as_discovered():
     assert Finding.objects.get(external_id="Flow:Duplicate_Email").recipient == owner
 
 
-def test_an_edited_flow_filter_is_changed_with_a_drift_finding_and_a_hold_for_high_tier(tmp_path):
+def test_an_edited_flow_filter_is_changed_with_a_drift_finding_reported_once(tmp_path):
+    """The import reports the drift on its snapshot; the hold is the health monitor's
+    (tests/health/test_monitors_crm_drift.py), so no rule lives twice."""
     record = AutomationFactory(
         system="salesforce", external_id="Flow:Duplicate_Email", status="live", affects_customer_communication=True
     )
@@ -118,8 +120,10 @@ def test_an_edited_flow_filter_is_changed_with_a_drift_finding_and_a_hold_for_hi
     drift = Finding.objects.get(kind="definition_changed")
     assert drift.automation == record
     assert "Secondary_Email__c" in drift.evidence and "-" in drift.evidence
-    hold = Hold.objects.get(automation=record, released_at__isnull=True)
-    assert "changed in metadata snapshot" in hold.reason
+    assert not Hold.objects.filter(automation=record).exists()
+    again = run(project)
+    assert {a["change"] for a in again["automations"]} == {"unchanged"}
+    assert again["findings"] == [] and Finding.objects.filter(kind="definition_changed").count() == 1
 
 
 def test_medium_or_low_tier_drift_is_review_due_without_a_hold(tmp_path):

@@ -89,3 +89,50 @@ def test_automation_page_shows_the_crm_state_and_blast_radius(login, admin):
     # the validation rule and the approval read the field the flow writes
     assert "This change touches 2 other automations and 0 reporting-critical fields." in page
     assert Automation.objects.filter(status="discovered").exists()
+
+
+@pytest.mark.parametrize("role", ["viewer", "manager", "admin"])
+def test_every_reader_follows_the_automation_page_to_the_crm_panel(request, login, admin, role):
+    """The panel is on the registry's page (registered through registry.extensions, so the
+    registry imports nothing of discovery); registered fields are set against the real reads and
+    writes, the differences marked; only admins get the link to the snapshot page."""
+    from tests.registry.factories import DataFieldFactory
+
+    notes = DataFieldFactory(object_name="Tour_Request__c", api_name="Notes__c")
+    realtor = DataFieldFactory(object_name="Tour_Request__c", api_name="Realtor_User__c")
+    writer = AutomationFactory(
+        system="salesforce",
+        external_id="Flow:Tour_Request_Set_Realtor",
+        status="live",
+        data_fields=[notes, realtor],
+    )
+    snapshot = services.metadata_import(system="salesforce", path=DREAMHOUSE, by=admin).snapshot
+    client = login(request.getfixturevalue(role))
+    page = client.get(writer.get_absolute_url())
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert "In the CRM: <strong>active</strong>" in html
+    assert f"snapshot #{snapshot.pk}" in html
+    assert "This change touches 2 other automations and 0 reporting-critical fields." in html
+    rows = html.split('class="table table-sm small mb-2 discovery-fields"')[1].split("</table>")[0]
+    assert "<code>Tour_Request__c.Notes__c</code>" in rows and "registered, not used in the CRM" in rows
+    assert "<code>Broker__c.Realtor_User__c</code>" in rows and "used in the CRM, not registered" in rows
+    # the registered field the flow really writes is no difference
+    realtor_row = rows.split("<code>Tour_Request__c.Realtor_User__c</code>")[1].split("</tr>")[0]
+    assert "not" not in realtor_row
+    link = f'href="/discovery/snapshots/{snapshot.pk}/"'
+    assert (link in html) is (role == "admin")
+    assert client.get(f"/discovery/snapshots/{snapshot.pk}/").status_code == (200 if role == "admin" else 403)
+
+
+def test_the_registry_does_not_import_discovery():
+    import ast
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2] / "registry"
+    for path in root.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            if isinstance(node, ast.ImportFrom):
+                names = [node.module or ""]
+            assert not any(n.split(".")[0] == "discovery" for n in names), path
