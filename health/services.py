@@ -120,18 +120,12 @@ def _insert_returning_postgresql(rows: list[dict]) -> set[tuple[int, str]]:
     ]
     selected = ", ".join(f"u.{n}::jsonb" if n == "fields_changed" else f"u.{n}" for n in _COLUMNS)
     rows_sql = "SELECT * FROM unnest(" + ", ".join(f"%s::{t}[]" for t in types) + f") AS u({', '.join(_COLUMNS)})"
-    if partitions.partitioned():
-        # The identity lives in its own table (health.partitions): claim each new run's there
-        # first, in the same statement, and store only the runs claimed.
-        sql = (
-            f"WITH u AS ({rows_sql}), claimed AS ({_CLAIM_SQL}) INSERT INTO {meta.db_table} ({', '.join(_COLUMNS)}) "
-            f"SELECT {selected} FROM u JOIN claimed USING (automation_id, event_id) RETURNING automation_id, event_id"
-        )
-    else:
-        sql = (
-            f"INSERT INTO {meta.db_table} ({', '.join(_COLUMNS)}) SELECT {selected} FROM ({rows_sql}) u "
-            "ON CONFLICT (automation_id, event_id) DO NOTHING RETURNING automation_id, event_id"
-        )
+    # The identity lives in its own table (health.partitions): each new run's is claimed there
+    # first, in the same statement, and only the runs claimed are stored.
+    sql = (
+        f"WITH u AS ({rows_sql}), claimed AS ({_CLAIM_SQL}) INSERT INTO {meta.db_table} ({', '.join(_COLUMNS)}) "
+        f"SELECT {selected} FROM u JOIN claimed USING (automation_id, event_id) RETURNING automation_id, event_id"
+    )
     params = [
         [json.dumps(row[n]) for row in rows] if n == "fields_changed" else [row[n] for row in rows] for n in _COLUMNS
     ]
