@@ -60,7 +60,7 @@ def test_the_same_event_id_sent_in_two_different_months_is_one_event(admin):
 @pytest.mark.django_db
 def test_a_second_row_of_a_stored_run_in_another_month_is_refused_by_the_database():
     run = RunEventFactory(started_at=NOV)
-    with pytest.raises(IntegrityError, match="runevent_unique_event_per_automation"), transaction.atomic():
+    with pytest.raises(IntegrityError), transaction.atomic():
         RunEventFactory(automation=run.automation, event_id=run.event_id, started_at=DEC)
     assert RunEvent.objects.count() == 1
 
