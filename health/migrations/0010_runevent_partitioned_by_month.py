@@ -2,15 +2,17 @@
 nothing changes on SQLite (one plain table). See health/partitions.py for the shape.
 
 The conversion copies every row into the new partitioned table inside this migration's
-transaction, with the table locked (ACCESS EXCLUSIVE): about 1 min per 10 million rows on the
-bench machine. Every month the rows span gets its partition, plus the next months ahead and a
+transaction, with the table locked (ACCESS EXCLUSIVE): ingest waits until it is done (not timed
+at scale; plan it for a quiet hour on a large table). Every month the rows span gets its partition, plus the next months ahead and a
 DEFAULT partition; the identities of the stored runs are copied into health_runevent_identity.
 
 Model state does not change: the UniqueConstraint runevent_unique_event_per_automation is kept in
 the state (Django validates it with a query, which works across partitions) and is, on
-PostgreSQL, the unique constraint of health_runevent_identity. Indexes declared on the model are
-created on the partitioned table (each partition gets its own); CREATE INDEX CONCURRENTLY does not
-work on a partitioned table, so a later index migration builds it per partition and attaches it.
+PostgreSQL, the unique constraint of health_runevent_identity. The model's indexes are
+created on the partitioned table (each partition gets its own), runevent_started_idx as BRIN (see
+health/README.md, "Storage at scale"), plus (automation_id, event_id) for the merge of late
+reports. CREATE INDEX CONCURRENTLY does not work on a partitioned table: a later index migration
+builds the index per partition (concurrently) and attaches it to an index created ON ONLY the parent.
 """
 
 from django.db import migrations
