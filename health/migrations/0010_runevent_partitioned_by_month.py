@@ -3,8 +3,8 @@ nothing changes on SQLite (one plain table). See health/partitions.py for the sh
 
 The conversion copies every row into the new partitioned table inside this migration's
 transaction, with the table locked (ACCESS EXCLUSIVE): ingest waits until it is done (not timed
-at scale; plan it for a quiet hour on a large table). Every month the rows span gets its partition, plus the next months ahead and a
-DEFAULT partition; the identities of the stored runs are copied into health_runevent_identity.
+at scale; plan it for a quiet hour on a large table). Every month the rows span gets its
+partition, plus the next months ahead and a DEFAULT partition; the identities of the stored runs are copied into health_runevent_identity.
 
 Model state does not change: the UniqueConstraint runevent_unique_event_per_automation is kept in
 the state (Django validates it with a query, which works across partitions) and is, on
