@@ -22,12 +22,15 @@ BENCHES = (
     "bench.load",
     "bench.proof",
     "bench.discovery",
+    "bench.scale",
 )
 
 
 # A bench that needs a database of its own, run in its own process: the review reviews every live
 # automation in its database, and must see its 10,000 only, not the other benches'.
 OWN_DATABASE = {"bench.review": "revops_bench_review"}
+# The scale bench: 10 million run events of its own, partitioned by month (issue 19 §3).
+OWN_DATABASE |= {"bench.scale": "revops_bench_scale"}
 
 
 def main(names: list[str]) -> None:

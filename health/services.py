@@ -4,7 +4,7 @@ findings the monitors keep. Keyword arguments, one transaction each, the actor i
 import json
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -23,6 +23,7 @@ from revops_gov.notifications import Line, send_notice
 from revops_gov.roles import can_govern
 from revops_gov.services import system_user
 
+from . import partitions
 from .choices import (
     FAILED_OUTCOMES,
     HOLDING,
@@ -100,6 +101,15 @@ _PG_TYPES = {
 }
 
 
+# The identities of a batch's new runs, claimed: one already claimed (by a stored run, whatever
+# its month, or a concurrent batch, which it waits for) is skipped and its report merged instead.
+_CLAIM_SQL = (
+    f"INSERT INTO {partitions.IDENTITY_TABLE} (automation_id, event_id, started_at) "
+    "SELECT automation_id, event_id, started_at FROM u ON CONFLICT (automation_id, event_id) DO NOTHING "
+    "RETURNING automation_id, event_id"
+)
+
+
 def _insert_returning_postgresql(rows: list[dict]) -> set[tuple[int, str]]:
     """PostgreSQL: one array parameter per column, unnested into rows server-side (a statement
     with a placeholder per value is slow to build and parse at 1,000 rows)."""
@@ -109,11 +119,12 @@ def _insert_returning_postgresql(rows: list[dict]) -> set[tuple[int, str]]:
         for n in _COLUMNS
     ]
     selected = ", ".join(f"u.{n}::jsonb" if n == "fields_changed" else f"u.{n}" for n in _COLUMNS)
+    rows_sql = "SELECT * FROM unnest(" + ", ".join(f"%s::{t}[]" for t in types) + f") AS u({', '.join(_COLUMNS)})"
+    # The identity lives in its own table (health.partitions): each new run's is claimed there
+    # first, in the same statement, and only the runs claimed are stored.
     sql = (
-        f"INSERT INTO {meta.db_table} ({', '.join(_COLUMNS)}) SELECT {selected} FROM unnest("
-        + ", ".join(f"%s::{t}[]" for t in types)
-        + f") AS u({', '.join(_COLUMNS)}) ON CONFLICT (automation_id, event_id) DO NOTHING "
-        "RETURNING automation_id, event_id"
+        f"WITH u AS ({rows_sql}), claimed AS ({_CLAIM_SQL}) INSERT INTO {meta.db_table} ({', '.join(_COLUMNS)}) "
+        f"SELECT {selected} FROM u JOIN claimed USING (automation_id, event_id) RETURNING automation_id, event_id"
     )
     params = [
         [json.dumps(row[n]) for row in rows] if n == "fields_changed" else [row[n] for row in rows] for n in _COLUMNS
@@ -490,15 +501,39 @@ def runs_time_out(*, now: datetime | None = None) -> int:
     return len(runs)
 
 
+def retention_cutoff(now: datetime) -> datetime:
+    """Run events that started before this are past retention (HEALTH_RUN_RETENTION_DAYS)."""
+    return now - timedelta(days=_config("HEALTH_RUN_RETENTION_DAYS"))
+
+
 def runs_purge(*, now: datetime | None = None) -> int:
-    """Delete raw run events older than the retention period, and their late facts (which carry
-    the run's start), a batch per transaction so the table is never locked for long. Findings and
-    reviews keep their own evidence. Returns how many run events were deleted."""
+    """Remove raw run events past the retention period, and their late facts (which carry the
+    run's start). Findings and reviews keep their own evidence. Returns how many run events went.
+
+    PostgreSQL (health_runevent partitioned by month): whole months are dropped once their last
+    instant is past retention — no row is deleted, nothing is left to vacuum — so a run is kept
+    at least HEALTH_RUN_RETENTION_DAYS and less than a month longer. The identities of the runs
+    of those months are forgotten first, in batches; rows past retention that sat in the DEFAULT
+    partition are deleted. SQLite (one plain table): the rows past retention are deleted, a batch per
+    transaction so the table is never locked for long."""
     now = now or timezone.now()
-    cutoff = now - timedelta(days=_config("HEALTH_RUN_RETENTION_DAYS"))
+    cutoff = retention_cutoff(now)
     batch = _config("HEALTH_PURGE_BATCH")
     deleted = 0
-    for model, started in ((RunEvent, "started_at"), (RunEventFact, "run_started_at")):
+    if partitions.partitioned():
+        past = [p for p in partitions.partitions() if p.month is not None and p.end <= cutoff]
+        if past:
+            # The identities first (narrow rows, a batch per transaction), then the months at once.
+            while partitions.identities_forget(before=past[-1].end, batch=batch) == batch:
+                pass
+            with transaction.atomic():
+                for partition in past:
+                    deleted += partitions.partition_drop(partition)
+        with transaction.atomic():
+            deleted += partitions.default_purge(before=cutoff)
+    models = ((RunEventFact, "run_started_at"),) if partitions.partitioned() else (
+        (RunEvent, "started_at"), (RunEventFact, "run_started_at"))  # fmt: skip
+    for model, started in models:
         while True:
             with transaction.atomic():
                 old = model.objects.filter(**{f"{started}__lt": cutoff}).order_by()
@@ -508,6 +543,34 @@ def runs_purge(*, now: datetime | None = None) -> int:
                 count = model.objects.filter(id__in=ids).delete()[0]
                 deleted += count if model is RunEvent else 0
     return deleted
+
+
+def runs_partitions_prepare(*, now: datetime | None = None) -> list[str]:
+    """PostgreSQL: create the partitions of health_runevent for this month and the next
+    HEALTH_PARTITIONS_AHEAD months, and split out of the DEFAULT partition every month within
+    retention that received rows there (a run reported before its month was created, or from
+    long ago); rows past retention stay there for the purge. Safe to run twice or on two workers
+    (a lock on the table serialises them). Returns the partitions created. SQLite: nothing."""
+    if not partitions.partitioned():
+        return []
+    now = now or timezone.now()
+    this_month = partitions.month_start(now.astimezone(UTC))
+    wanted = [this_month]
+    for _ in range(_config("HEALTH_PARTITIONS_AHEAD")):
+        wanted.append(partitions.next_month(wanted[-1]))
+    created = []
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            # Two preparers never create the same month; inserts and reads go on meanwhile.
+            cursor.execute(f"LOCK TABLE {partitions.TABLE} IN SHARE UPDATE EXCLUSIVE MODE")
+        have = {p.month for p in partitions.partitions() if p.month}
+        kept_from = partitions.month_start(retention_cutoff(now).astimezone(UTC))
+        stray = [m for m in partitions.months_in_default() if kept_from <= m <= wanted[-1]]
+        for month in sorted(set(wanted) | set(stray)):
+            if month not in have:
+                partitions.partition_create(month)
+                created.append(partitions.partition_name(month))
+    return created
 
 
 # --- Thresholds -------------------------------------------------------------------------------

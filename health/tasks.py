@@ -29,5 +29,10 @@ def runs_purge() -> int:
 
 
 @shared_task(acks_late=True)
+def runs_partitions_prepare() -> list[str]:
+    return services.runs_partitions_prepare()
+
+
+@shared_task(acks_late=True)
 def review_reminders_send() -> dict:
     return reminders.review_reminders_send()

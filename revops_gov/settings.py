@@ -406,6 +406,12 @@ CELERY_BEAT_SCHEDULE |= {
     "health-alerts": {"task": "health.tasks.findings_alert", "schedule": timedelta(minutes=15)},
     # Daily, at REVOPS_HEALTH_DAILY_AT: the purge first, then the digest of what the night found.
     "health-runs-purge": {"task": "health.tasks.runs_purge", "schedule": daily_at(HEALTH_DAILY_AT)},
+    # Daily, before the purge: this month's and the next months' partitions of health_runevent
+    # (PostgreSQL; a no-op on SQLite), and any month that landed in the DEFAULT partition split out.
+    "health-runs-partitions": {
+        "task": "health.tasks.runs_partitions_prepare",
+        "schedule": daily_at(HEALTH_DAILY_AT, plus_minutes=-10),
+    },
     "health-digest": {"task": "health.tasks.findings_digest", "schedule": daily_at(HEALTH_DAILY_AT, plus_minutes=15)},
 }
 
@@ -530,6 +536,8 @@ REVOPS |= {
     # Raw run events older than this are deleted by the daily purge (findings keep their evidence).
     "HEALTH_RUN_RETENTION_DAYS": env.int("REVOPS_HEALTH_RUN_RETENTION_DAYS", default=400),
     "HEALTH_PURGE_BATCH": env.int("REVOPS_HEALTH_PURGE_BATCH", default=10_000),
+    # PostgreSQL: how many months of health_runevent partitions exist ahead of the current one.
+    "HEALTH_PARTITIONS_AHEAD": env.int("REVOPS_HEALTH_PARTITIONS_AHEAD", default=3),
     "HEALTH_INGEST_MAX_BATCH": 1000,
     # POST a JSON copy of each newly opened finding here (empty: no webhook).
     "HEALTH_FINDINGS_WEBHOOK_URL": env.str("REVOPS_HEALTH_FINDINGS_WEBHOOK_URL", default=""),

@@ -126,6 +126,15 @@ def test_the_daily_tasks_run_at_a_fixed_time_of_day_a_few_minutes_apart():
     assert all(s.day_of_week == set(range(7)) and len(s.hour) == 1 for s in times.values())
 
 
+def test_the_run_event_partitions_are_prepared_daily_before_the_purge():
+    from django.conf import settings
+
+    entry = settings.CELERY_BEAT_SCHEDULE["health-runs-partitions"]
+    assert entry["task"] == tasks.runs_partitions_prepare.name
+    assert isinstance(entry["schedule"], crontab)
+    assert (min(entry["schedule"].hour), min(entry["schedule"].minute)) == (5, 50)
+
+
 def test_the_time_of_day_is_a_setting_and_a_bad_one_is_refused():
     from revops_gov.settings import daily_at
 
