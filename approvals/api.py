@@ -56,18 +56,18 @@ class TransitionApi(APIView):
 
     permission_classes = [GovernOnly]
 
-    class InputSerializer(serializers.Serializer):
+    class TransitionInputSerializer(serializers.Serializer):
         to = serializers.ChoiceField(choices=LifecycleStatus.choices)
         reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
 
     @extend_schema(
         summary="Move an automation's lifecycle status",
-        request=InputSerializer,
+        request=TransitionInputSerializer,
         responses=PermitOutputSerializer,
     )
     def post(self, request, key):
         automation = _scoped_automation(request, key)
-        data = self.InputSerializer(data=request.data)
+        data = self.TransitionInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         services.transition(automation=automation, by=request.user, **data.validated_data)
         return Response(permit_cached(key)[0])
@@ -79,7 +79,7 @@ class AdoptApi(APIView):
 
     permission_classes = [GovernOnly]
 
-    class InputSerializer(serializers.Serializer):
+    class AdoptInputSerializer(serializers.Serializer):
         reason = serializers.CharField(max_length=2000)
         business_purpose = serializers.CharField(max_length=4000)
         trigger = serializers.CharField(required=False, allow_blank=True, max_length=2000)
@@ -91,10 +91,12 @@ class AdoptApi(APIView):
         failure_owner = PersonField()
         system_owner = PersonField()
 
-    @extend_schema(summary="Adopt a discovered automation", request=InputSerializer, responses=PermitOutputSerializer)
+    @extend_schema(
+        summary="Adopt a discovered automation", request=AdoptInputSerializer, responses=PermitOutputSerializer
+    )
     def post(self, request, key):
         automation = _scoped_automation(request, key)
-        data = self.InputSerializer(data=request.data)
+        data = self.AdoptInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         services.discovered_adopt(automation=automation, by=request.user, **data.validated_data)
         return Response(permit_cached(key)[0])
@@ -105,17 +107,17 @@ class RetireInCrmApi(APIView):
 
     permission_classes = [GovernOnly]
 
-    class InputSerializer(serializers.Serializer):
+    class RetireInCrmInputSerializer(serializers.Serializer):
         reason = serializers.CharField(max_length=2000)
 
     @extend_schema(
         summary="Record a discovered automation retired in the CRM",
-        request=InputSerializer,
+        request=RetireInCrmInputSerializer,
         responses=PermitOutputSerializer,
     )
     def post(self, request, key):
         automation = _scoped_automation(request, key)
-        data = self.InputSerializer(data=request.data)
+        data = self.RetireInCrmInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         services.discovered_retire(automation=automation, by=request.user, **data.validated_data)
         return Response(permit_cached(key)[0])
