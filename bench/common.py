@@ -14,7 +14,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 PORT = int(os.environ.get("BENCH_PORT", "8765"))
-DURATION = os.environ.get("BENCH_DURATION", "10s")
+# BENCH_QUICK=1: a quick run (3 s per case, 1 s warm-up) to check one module in a couple of minutes.
+QUICK = os.environ.get("BENCH_QUICK") == "1"
+DURATION = os.environ.get("BENCH_DURATION", "3s" if QUICK else "10s")
 CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "8"))
 WORKERS = int(os.environ.get("BENCH_WORKERS", "2"))
 ROWS = int(os.environ.get("BENCH_ROWS", "10000"))
@@ -92,7 +94,7 @@ def wrk(path: str, headers: dict[str, str], script: str | None = None) -> dict:
     base = ["wrk", "--latency", "-t", "2", "-c", str(CONNECTIONS)]
     url = f"http://127.0.0.1:{PORT}{path}"
     # Warm the workers (connections, token cache) before measuring, with the same headers.
-    subprocess.run([*base, "-d", "2s", *options, url], capture_output=True, check=True)
+    subprocess.run([*base, "-d", "1s" if QUICK else "2s", *options, url], capture_output=True, check=True)
     out = subprocess.run([*base, "-d", DURATION, *options, url], capture_output=True, text=True, check=True).stdout
     return parse_wrk(out)
 

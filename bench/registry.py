@@ -16,6 +16,7 @@ from bench.common import CONNECTIONS, DURATION, ROWS, WORKERS, bench_admin, requ
 
 def seed() -> tuple[str, str, str]:
     """10,000 automations with owners and fields; returns (a key, an admin token, a session id)."""
+    from django.conf import settings
     from django.contrib.sessions.backends.db import SessionStore
 
     from registry.models import Automation, DataField
@@ -66,7 +67,8 @@ def seed() -> tuple[str, str, str]:
     _, token = services.api_token_create(user=admin, name=f"bench {time.time()}", by=admin)
     session = SessionStore()
     session["_auth_user_id"] = str(admin.pk)
-    session["_auth_user_backend"] = "django.contrib.auth.backends.ModelBackend"
+    # The password sign-in's backend: a session naming a backend not configured is logged out.
+    session["_auth_user_backend"] = settings.AUTHENTICATION_BACKENDS[0]
     session["_auth_user_hash"] = admin.get_session_auth_hash()
     session.create()
     return "bench-05001", token, session.session_key
