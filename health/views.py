@@ -101,14 +101,13 @@ class FindingDetailView(RoleRequiredMixin, View):
 
 
 class _FindingActionView(RoleRequiredMixin, View):
-    """A form posted about one finding, written by one service; refusals are shown on the page."""
+    """A form posted about one finding, written by one service; refusals are shown on the page.
+    Each subclass names its form and defines `act(finding, data)`: it calls the service and returns
+    the message to show."""
 
     required = "decide"
     form_class = None
     form_name = ""
-
-    def act(self, finding, data):
-        raise NotImplementedError
 
     def post(self, request, pk):
         finding = get_object_or_404(selectors.finding_queryset(), pk=pk)

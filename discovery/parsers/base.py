@@ -292,6 +292,8 @@ class Source:
         cap = min(info.file_size, self.limits.max_file_bytes)
         if info.file_size > self.limits.max_file_bytes:
             raise ArchiveTooLarge(relative, f"larger than {self.limits.max_file_bytes} bytes unpacked")
+        # zipfile raises NotImplementedError for a compression method it does not support (e.g.
+        # deflate64): a file we cannot read, named to the user like a corrupt one.
         try:
             with self._zip.open(info) as handle:
                 data = handle.read(cap + 1)
